@@ -1,0 +1,179 @@
+"""The assembler process: register lookups, record fragments, fire deadlines, publish each view once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+from faststream import FastStream
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
+from iko_shared.contracts import FragmentProduced, LookupCompleted, LookupRequested
+from iko_shared.logging import get_logger
+from iko_shared.settings import CommonSettings
+from redis.asyncio import Redis
+
+from iko_assembler.store import ClosedRequest, RedisAssemblerStore
+from iko_assembler.view import compose_view
+
+log = get_logger()
+
+
+class AssemblerSettings(CommonSettings):
+    assembler_prefetch: int = 128
+    # Longest sleep of the deadline sweep when this replica knows of no earlier deadline: bounds how late a
+    # deadline registered by a replica that died is fired.
+    assembler_max_sweep_interval_s: float = 0.05
+    # How long a closed request may stay unpublished before another replica publishes it instead.
+    assembler_publish_lease_s: float = 2.0
+
+
+class Sweeper:
+    """Fires deadlines and republishes abandoned results; wakes early when this replica learns of one."""
+
+    def __init__(self, store: RedisAssemblerStore, publish: Publish, max_interval: float) -> None:
+        self._store = store
+        self._publish = publish
+        self._max_interval = max_interval
+        self._wake = asyncio.Event()
+        self._next_wake = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def notice_deadline(self, deadline: float) -> None:
+        if deadline < self._next_wake:
+            self._next_wake = deadline
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deadline-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                result = await self._store.sweep()
+            except Exception:
+                log.exception("sweep.failed")
+                await asyncio.sleep(self._max_interval)
+                continue
+            for closed in result.closed:
+                await self._publish(closed)
+            if len(result.closed) >= 500:
+                continue
+            delay = self._max_interval
+            if result.next_due is not None:
+                delay = min(delay, max(result.next_due - result.now, 0.0))
+            self._next_wake = time.time() + delay
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
+
+
+class Publish:
+    """Turns a closed request into its view and delivers it to the gateway replica that waits for it."""
+
+    def __init__(self, broker: RabbitBroker, store: RedisAssemblerStore) -> None:
+        self._broker = broker
+        self._store = store
+        self.replies = broker.publisher(
+            title="<gateway reply queue>:LookupCompleted",
+            description="The assembled view, sent to the reply queue named in the request.",
+            schema=LookupCompleted,
+        )
+
+    async def __call__(self, closed: ClosedRequest) -> None:
+        view = compose_view(closed.request_id, closed.meta, closed.fragments, closed.closed_by, closed.closed_at)
+        await self.replies.publish(view, routing_key=closed.meta["reply_to"], mandatory=False)
+        await self._store.finish(closed.request_id)
+        log.info(
+            "lookup.completed",
+            request_id=closed.request_id,
+            status=view.status,
+            completed_by=view.completed_by,
+            redelivery=closed.redelivery,
+            elapsed_ms=round((view.completed_at - view.requested_at) * 1000, 1),
+        )
+
+
+def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[FastStream, RabbitBroker]:
+    settings = settings or AssemblerSettings()
+    topology = make_topology(settings)
+    broker = make_broker(settings, description="IKO assembler")
+    redis = Redis.from_url(settings.redis_url)
+    store = RedisAssemblerStore(
+        redis, settings.namespace, grace_s=settings.retention_grace_s, lease_s=settings.assembler_publish_lease_s
+    )
+    publish = Publish(broker, store)
+    sweeper = Sweeper(store, publish, settings.assembler_max_sweep_interval_s)
+    channel = Channel(prefetch_count=settings.assembler_prefetch)
+
+    @broker.subscriber(
+        topology.assembler_requests,
+        topology.lookups,
+        channel=channel,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{topology.assembler_requests.name}:LookupRequested",
+        description="Every lookup: registers what the request expects and its deadline.",
+    )
+    async def on_request(request: LookupRequested) -> None:
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        try:
+            closed = await store.register(request)
+            if closed is not None:
+                await publish(closed)
+            else:
+                sweeper.notice_deadline(request.deadline)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    @broker.subscriber(
+        topology.assembler_fragments,
+        topology.fragments,
+        channel=channel,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{topology.assembler_fragments.name}:FragmentProduced",
+        description="Every fragment: recorded once; the last expected one closes the request.",
+    )
+    async def on_fragment(fragment: FragmentProduced) -> None:
+        outcome, closed = await store.record(fragment)
+        if closed is not None:
+            await publish(closed)
+        elif outcome in ("late", "duplicate", "unexpected"):
+            log.info("fragment.dropped", request_id=fragment.request_id, key=fragment.key, outcome=outcome)
+
+    app = FastStream(broker, logger=None)
+
+    @app.after_startup
+    async def _start() -> None:
+        await declare_dead_letter_path(broker, topology, topology.assembler_requests)
+        await declare_dead_letter_path(broker, topology, topology.assembler_fragments)
+        sweeper.start()
+        log.info("assembler.ready")
+
+    @app.on_shutdown
+    async def _stop() -> None:
+        await sweeper.stop()
+
+    @app.after_shutdown
+    async def _close() -> None:
+        await redis.aclose()
+
+    return app, broker
+
+
+def main() -> None:
+    import uvloop
+    from iko_shared.logging import configure_logging
+
+    settings = AssemblerSettings()
+    configure_logging("assembler", settings.log_level)
+    app, _ = build_assembler_app(settings)
+    uvloop.run(app.run())

@@ -1,0 +1,15 @@
+from iko_shared.connector import run_connector
+
+from iko_brp_connector.source import BrpSettings, BrpSource
+
+
+def main() -> None:
+    def factory() -> tuple[BrpSource, BrpSettings]:
+        settings = BrpSettings()
+        return BrpSource(settings), settings
+
+    run_connector(factory)
+
+
+if __name__ == "__main__":
+    main()

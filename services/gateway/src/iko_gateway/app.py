@@ -1,0 +1,119 @@
+"""The gateway: FastAPI in front, one FastStream broker behind, one reply queue per replica."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitBroker, RabbitMessage
+from faststream.rabbit.publisher import RabbitPublisher
+from iko_shared.broker import make_broker, make_topology
+from iko_shared.contracts import LookupRequested
+from iko_shared.logging import get_logger
+from iko_shared.profiles import ProfileCatalogue, load_profiles
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from iko_gateway.api import router
+from iko_gateway.lookups import LookupService
+from iko_gateway.problems import problem
+from iko_gateway.readiness import ReadinessProbe
+from iko_gateway.replies import ReplyWaiter
+from iko_gateway.settings import GatewaySettings
+
+log = get_logger()
+
+
+def build_gateway_broker(
+    settings: GatewaySettings, waiter: ReplyWaiter, instance: str
+) -> tuple[RabbitBroker, str, RabbitPublisher]:
+    topology = make_topology(settings)
+    broker = make_broker(settings, description="IKO gateway")
+    replies = topology.gateway_replies(instance)
+    lookups_out = broker.publisher(
+        exchange=topology.lookups,
+        title=f"{topology.lookups.name}:LookupRequested",
+        description="One lookup; headers name the sources it asks (iko-source-<name>: 1).",
+        schema=LookupRequested,
+    )
+
+    @broker.subscriber(
+        replies,
+        ack_policy=AckPolicy.ACK_FIRST,
+        no_reply=True,
+        title=f"{topology.namespace}.gateway.replies.<instance>:LookupCompleted",
+        description="Assembled views for the lookups this replica waits on, matched by correlation id.",
+    )
+    async def on_view(message: RabbitMessage) -> None:
+        # The body is answered as it is: no need to parse what the assembler already wrote as JSON.
+        if message.correlation_id:
+            waiter.resolve(message.correlation_id, message.body)
+
+    return broker, replies.name, lookups_out
+
+
+def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalogue | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    catalogue = profiles or load_profiles(settings.profiles_file)
+    topology = make_topology(settings)
+    waiter = ReplyWaiter()
+    instance = uuid.uuid4().hex[:12]
+    broker, reply_queue, lookups_out = build_gateway_broker(settings, waiter, instance)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url)
+        await broker.start()
+        queues = [q.name for q in topology.work_queues(catalogue.sources())]
+        probe = ReadinessProbe(settings.rabbitmq_url, redis, queues)
+        app.state.lookups = LookupService(
+            catalogue, topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s
+        )
+        app.state.probe = probe
+        app.state.waiter = waiter
+        log.info("gateway.ready", reply_queue=reply_queue)
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await probe.close()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="IKO gateway",
+        version="0.1.0",
+        description="Integraal Klant- en Objectbeeld: everything the sources know about a person or company.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        return problem(422, "Invalid request", "the request does not match the API", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail))
+
+    @app.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", summary="Broker and Redis reachable, every consumer attached")
+    async def readyz(request: Request) -> Response:
+        report = await request.app.state.probe.check()
+        return JSONResponse(
+            {"status": "ready" if report.ready else "not ready", "checks": report.checks},
+            status_code=200 if report.ready else 503,
+        )
+
+    return app

@@ -1,0 +1,15 @@
+from iko_shared.connector import run_connector
+
+from iko_kvk_connector.source import KvkSettings, KvkSource
+
+
+def main() -> None:
+    def factory() -> tuple[KvkSource, KvkSettings]:
+        settings = KvkSettings()
+        return KvkSource(settings), settings
+
+    run_connector(factory)
+
+
+if __name__ == "__main__":
+    main()

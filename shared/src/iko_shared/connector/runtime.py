@@ -1,0 +1,145 @@
+"""The connector runtime: consume lookups for one source, fetch, publish fragments, ack after the confirm.
+
+Every source-specific part lives in a ``Source`` adapter; this module is the same for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+import structlog
+from faststream import FastStream
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+
+from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
+from iko_shared.connector.fragments import fetch_fragment
+from iko_shared.connector.http import SourceHttpSettings, make_client
+from iko_shared.connector.source import FetchContext, Source
+from iko_shared.contracts import FragmentProduced, LookupRequested, SourceQuery
+from iko_shared.logging import get_logger
+from iko_shared.settings import CommonSettings
+
+log = get_logger()
+
+
+class ConnectorSettings(CommonSettings):
+    # Lookups in flight per process: the concurrency limit towards the source.
+    connector_prefetch: int = 64
+
+
+class ConnectorRuntime:
+    """Handles one ``LookupRequested`` for one source; broker-free so it can be tested on its own."""
+
+    def __init__(
+        self,
+        source: Source,
+        client: httpx.AsyncClient,
+        publish: Callable[[FragmentProduced], Awaitable[None]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.client = client
+        self._publish = publish
+        self._clock = clock
+        self.skipped = 0
+        self.expired = 0
+
+    async def handle(self, request: LookupRequested) -> list[FragmentProduced]:
+        queries = [q for q in request.queries if q.source == self.source.name]
+        if not queries:
+            # The exchange routes by source header; a request that reaches us anyway is not ours to answer.
+            self.skipped += 1
+            return []
+        fragments = await asyncio.gather(*(self._one(request, q) for q in queries))
+        return [f for f in fragments if f is not None]
+
+    async def _one(self, request: LookupRequested, query: SourceQuery) -> FragmentProduced | None:
+        remaining = request.deadline - self._clock()
+        if remaining <= 0:
+            # Nobody waits for this answer any more: the assembler has closed the request at its deadline.
+            self.expired += 1
+            log.info("lookup.expired_before_fetch", key=query.key)
+            return None
+        ctx = FetchContext(client=self.client, query=query, request=request, timeout=remaining)
+        fragment = await fetch_fragment(self.source, ctx)
+        if fragment.deadline <= self._clock():
+            self.expired += 1
+            log.info("fragment.after_deadline", key=query.key, status=fragment.status)
+            return None
+        await self._publish(fragment)
+        log.info("fragment.published", key=query.key, status=fragment.status, duration_ms=fragment.duration_ms)
+        return fragment
+
+
+def build_connector_app(
+    source: Source,
+    http_settings: SourceHttpSettings,
+    settings: ConnectorSettings | None = None,
+) -> tuple[FastStream, RabbitBroker]:
+    settings = settings or ConnectorSettings()
+    topology = make_topology(settings)
+    broker = make_broker(settings, description=f"IKO {source.name} connector")
+    queue = topology.connector_queue(source.name)
+    fragments_out = broker.publisher(
+        exchange=topology.fragments,
+        routing_key=topology.fragment_routing_key,
+        title=f"{topology.fragments.name}:{topology.fragment_routing_key}",
+        description="A source's answer to one query of a lookup.",
+        schema=FragmentProduced,
+    )
+    state: dict[str, ConnectorRuntime] = {}
+
+    @broker.subscriber(
+        queue,
+        topology.lookups,
+        channel=Channel(prefetch_count=settings.connector_prefetch),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{queue.name}:LookupRequested",
+        description=f"Lookups that name the {source.name} source.",
+    )
+    async def on_lookup(request: LookupRequested) -> None:
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        try:
+            # Returning normally acks; publish awaited the broker's confirm before that.
+            await state["runtime"].handle(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    app = FastStream(broker, logger=None)
+
+    @app.on_startup
+    async def _start() -> None:
+        async def publish(fragment: FragmentProduced) -> None:
+            await fragments_out.publish(fragment, persist=True)
+
+        state["runtime"] = ConnectorRuntime(source, make_client(http_settings), publish)
+
+    @app.after_startup
+    async def _declare() -> None:
+        await declare_dead_letter_path(broker, topology, queue)
+        log.info("connector.ready", source=source.name, queue=queue.name)
+
+    @app.after_shutdown
+    async def _close() -> None:
+        runtime = state.pop("runtime", None)
+        if runtime is not None:
+            await runtime.client.aclose()
+
+    return app, broker
+
+
+def run_connector(source_factory: Callable[[], tuple[Source, SourceHttpSettings]]) -> None:
+    """Entry point of a connector process."""
+    import uvloop
+
+    from iko_shared.logging import configure_logging
+
+    settings = ConnectorSettings()
+    source, http_settings = source_factory()
+    configure_logging(f"{source.name}-connector", settings.log_level)
+    app, _ = build_connector_app(source, http_settings, settings)
+    uvloop.run(app.run())

@@ -1,0 +1,94 @@
+"""Message contracts: what travels between the gateway, the connectors and the assembler.
+
+Every message carries ``schema_version``; a consumer rejects a version it does not know rather than guess.
+Times are epoch seconds (float) where code computes with them, ISO 8601 where a person reads them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from iko_shared.identifiers import IdentifierType
+
+SCHEMA_VERSION: Literal[1] = 1
+
+FragmentStatus = Literal["ok", "not_found", "error"]
+SourceStatus = Literal["ok", "not_found", "error", "timeout"]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identifier(Contract):
+    type: IdentifierType
+    value: str
+
+
+class SourceQuery(Contract):
+    """One fetch the request expects: ``key`` names its slot in the answer, ``source`` the connector."""
+
+    key: str
+    source: str
+    operation: str
+    fields: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LookupRequested(Contract):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    profile: str
+    identifier: Identifier
+    queries: list[SourceQuery]
+    requested_at: float
+    deadline: float
+    # Routing key of the gateway replica's own reply queue (default exchange).
+    reply_to: str
+
+    def remaining(self, now: float) -> float:
+        return self.deadline - now
+
+
+class FragmentError(Contract):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class FragmentProduced(Contract):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    key: str
+    source: str
+    status: FragmentStatus
+    data: Any = None
+    error: FragmentError | None = None
+    retrieved_at: datetime
+    duration_ms: float
+    # The request's deadline travels along, so the assembler can expire a fragment that beats its request.
+    deadline: float
+
+
+class SourceResult(Contract):
+    source: str
+    status: SourceStatus
+    retrieved_at: datetime | None = None
+    duration_ms: float | None = None
+    data: Any = None
+    error: FragmentError | None = None
+
+
+class LookupCompleted(Contract):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    profile: str
+    identifier: Identifier
+    status: Literal["complete", "partial"]
+    completed_by: Literal["all_sources", "deadline"]
+    requested_at: float
+    completed_at: float
+    sources: dict[str, SourceResult]
