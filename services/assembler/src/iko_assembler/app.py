@@ -13,8 +13,8 @@ from faststream.rabbit import Channel, RabbitBroker
 from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
 from iko_shared.contracts import FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
+from iko_shared.redis_client import make_redis
 from iko_shared.settings import CommonSettings
-from redis.asyncio import Redis
 
 from iko_assembler.store import ClosedRequest, RedisAssemblerStore
 from iko_assembler.view import compose_view
@@ -107,7 +107,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
     settings = settings or AssemblerSettings()
     topology = make_topology(settings)
     broker = make_broker(settings, description="IKO assembler")
-    redis = Redis.from_url(settings.redis_url)
+    redis = make_redis(settings.redis_url)
     store = RedisAssemblerStore(
         redis, settings.namespace, grace_s=settings.retention_grace_s, lease_s=settings.assembler_publish_lease_s
     )

@@ -16,7 +16,7 @@ from iko_shared.broker import make_broker, make_topology
 from iko_shared.contracts import LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.profiles import ProfileCatalogue, load_profiles
-from redis.asyncio import Redis
+from iko_shared.redis_client import make_redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
@@ -67,7 +67,7 @@ def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalog
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url)
+        redis = make_redis(settings.redis_url, max_connections=8)
         await broker.start()
         queues = [q.name for q in topology.work_queues(catalogue.sources())]
         probe = ReadinessProbe(settings.rabbitmq_url, redis, queues)

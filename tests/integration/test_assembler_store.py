@@ -1,0 +1,191 @@
+"""The assembler's Redis state against the real Redis: arrival orders, duplicates, late fragments, deadlines,
+exactly-once closing across replicas, and nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from iko_assembler.store import RedisAssemblerStore
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, SourceQuery
+from iko_shared.redis_client import make_redis
+
+pytestmark = pytest.mark.integration
+
+SOURCES = ("brp", "zgw")
+
+
+def request(deadline_in: float = 5.0, sources=SOURCES) -> LookupRequested:
+    now = time.time()
+    return LookupRequested(
+        request_id=str(uuid.uuid4()),
+        profile="persoon",
+        identifier=Identifier(type="bsn", value="999993653"),
+        queries=[SourceQuery(key=s, source=s, operation="op") for s in sources],
+        requested_at=now,
+        deadline=now + deadline_in,
+        reply_to="replies",
+    )
+
+
+def fragment(req: LookupRequested, key: str, status="ok") -> FragmentProduced:
+    return FragmentProduced(
+        request_id=req.request_id,
+        key=key,
+        source=key,
+        status=status,
+        data={"from": key},
+        retrieved_at=datetime.now(UTC),
+        duration_ms=1.0,
+        deadline=req.deadline,
+    )
+
+
+@pytest.fixture
+async def redis(redis_url):
+    client = make_redis(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def store(redis, namespace):
+    return RedisAssemblerStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+
+
+async def request_keys(redis, store) -> list[bytes]:
+    return [k async for k in redis.scan_iter(match=store.request_prefix + "*")]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["register", "brp", "zgw"])))
+async def test_every_arrival_order_closes_once_with_all_sources(store, redis, order):
+    req = request()
+    closings = []
+    for step in order:
+        if step == "register":
+            closed = await store.register(req)
+        else:
+            _, closed = await store.record(fragment(req, step))
+        if closed is not None:
+            closings.append(closed)
+    assert len(closings) == 1
+    closed = closings[0]
+    assert closed.closed_by == "all_sources"
+    assert set(closed.fragments) == {"brp", "zgw"}
+    assert closed.fragments["brp"]["data"] == {"from": "brp"}
+    assert closed.meta["reply_to"] == "replies"
+    await store.finish(req.request_id)
+    assert await request_keys(redis, store) == []
+
+
+async def test_duplicates_are_no_ops_and_late_fragments_are_dropped(store):
+    req = request()
+    assert await store.register(req) is None
+    assert await store.register(req) is None  # a redelivered request registers nothing twice
+    outcome, closed = await store.record(fragment(req, "brp"))
+    assert (outcome, closed) == ("recorded", None)
+    outcome, closed = await store.record(fragment(req, "brp"))
+    assert (outcome, closed) == ("duplicate", None)
+    outcome, closed = await store.record(fragment(req, "zgw"))
+    assert outcome == "closed_now"
+    assert closed is not None
+    await store.finish(req.request_id)
+    outcome, closed = await store.record(fragment(req, "zgw"))
+    assert (outcome, closed) == ("late", None)
+    stats = await store.stats()
+    assert stats["duplicate"] == 1
+    assert stats["late"] == 1
+    # A request redelivered after it closed does not open it again.
+    assert await store.register(req) is None
+
+
+async def test_deadline_fires_without_any_fragment(store, redis):
+    req = request(deadline_in=0.2)
+    assert await store.register(req) is None
+    early = await store.sweep()
+    assert early.closed == []
+    assert early.next_due is not None
+    assert early.next_due == pytest.approx(req.deadline, abs=0.01)
+    await asyncio.sleep(0.25)
+    swept = await store.sweep()
+    assert [c.request_id for c in swept.closed] == [req.request_id]
+    assert swept.closed[0].closed_by == "deadline"
+    assert swept.closed[0].fragments == {}
+    assert (await store.sweep()).closed == []  # claimed once
+    await store.finish(req.request_id)
+    assert await request_keys(redis, store) == []
+
+
+async def test_fragment_after_deadline_closes_by_deadline_without_being_counted(store):
+    req = request(deadline_in=0.1)
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    await asyncio.sleep(0.15)
+    outcome, closed = await store.record(fragment(req, "brp"))
+    assert outcome == "closed_now"
+    assert closed is not None
+    assert closed.closed_by == "deadline"
+    assert set(closed.fragments) == {"zgw"}
+
+
+async def test_closed_but_unpublished_request_is_handed_out_again_after_its_lease(store):
+    req = request()
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    _, closed = await store.record(fragment(req, "zgw"))
+    assert closed is not None
+    # The replica that closed it "dies" here: no finish.
+    assert (await store.sweep()).closed == []
+    await asyncio.sleep(0.35)
+    again = await store.sweep()
+    assert [c.request_id for c in again.closed] == [req.request_id]
+    assert again.closed[0].redelivery
+    assert set(again.closed[0].fragments) == {"brp", "zgw"}
+    await store.finish(req.request_id)
+    await asyncio.sleep(0.35)
+    assert (await store.sweep()).closed == []
+
+
+async def test_request_data_carries_a_ttl(store, redis):
+    req = request(deadline_in=2.0)
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    ttl = await redis.pttl(store.request_prefix + req.request_id)
+    assert 0 < ttl <= 2000 + 5000
+    early = request(deadline_in=1.0)
+    await store.record(fragment(early, "brp"))  # before its registration
+    ttl = await redis.pttl(store.request_prefix + early.request_id)
+    assert 0 < ttl <= 1000 + 5000
+
+
+async def test_two_replicas_racing_close_each_request_exactly_once(redis, redis_url, namespace):
+    other_client = make_redis(redis_url)
+    replicas = [
+        RedisAssemblerStore(redis, namespace, grace_s=5.0),
+        RedisAssemblerStore(other_client, namespace, grace_s=5.0),
+    ]
+    requests = [request(sources=("brp", "kvk", "zgw")) for _ in range(200)]
+
+    async def deliver(i: int, req: LookupRequested) -> list:
+        steps = [("register", None), ("brp", None), ("kvk", None), ("zgw", None), ("brp", None)]
+        results = []
+        for n, (step, _) in enumerate(steps):
+            replica = replicas[(i + n) % 2]
+            if step == "register":
+                results.append(await replica.register(req))
+            else:
+                results.append((await replica.record(fragment(req, step)))[1])
+        return [r for r in results if r is not None]
+
+    try:
+        outcomes = await asyncio.gather(*(deliver(i, r) for i, r in enumerate(requests)))
+        assert all(len(closed) == 1 for closed in outcomes)
+        assert all(closed[0].closed_by == "all_sources" for closed in outcomes)
+        await asyncio.gather(*(replicas[0].finish(r.request_id) for r in requests))
+        assert await request_keys(redis, replicas[0]) == []
+    finally:
+        await other_client.aclose()

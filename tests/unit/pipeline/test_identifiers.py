@@ -1,0 +1,32 @@
+import pytest
+from iko_shared.identifiers import identifier_problem, mask, passes_elfproef
+
+
+@pytest.mark.parametrize("bsn", ["999993653", "999990408", "999994086", "000009830"])
+def test_valid_test_bsns_pass_the_elfproef(bsn):
+    assert passes_elfproef(bsn)
+    assert identifier_problem("bsn", bsn) is None
+
+
+@pytest.mark.parametrize("bsn", ["999999245", "123456789", "000000000"])
+def test_bsns_failing_the_elfproef_are_refused(bsn):
+    assert not passes_elfproef(bsn)
+    assert identifier_problem("bsn", bsn) == "this BSN fails the elfproef"
+
+
+@pytest.mark.parametrize("value", ["12345678", "9999936530", "99999365a", ""])
+def test_bsn_must_have_nine_digits(value):
+    assert identifier_problem("bsn", value) == "a BSN has exactly 9 digits"
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("69599084", True), ("6959908", False), ("695990845", False), ("6959908a", False)]
+)
+def test_kvk_number_has_eight_digits(value, ok):
+    assert (identifier_problem("kvk", value) is None) is ok
+
+
+def test_mask_hides_the_middle():
+    assert mask("999993653") == "9999***53"
+    assert "99993" not in mask("999993653")
+    assert mask("69599084") == "6959***84"
