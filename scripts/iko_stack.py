@@ -120,9 +120,7 @@ class StackConfig:
 
     @property
     def sandbox_urls(self) -> dict[str, str]:
-        return {
-            src: f"http://127.0.0.1:{port}" for src, port in zip(SOURCES, self.sandbox_ports, strict=True)
-        }
+        return {src: f"http://127.0.0.1:{port}" for src, port in zip(SOURCES, self.sandbox_ports, strict=True)}
 
 
 def validate_namespace(namespace: str) -> None:
@@ -137,11 +135,7 @@ def validate_port(port: int) -> None:
 
 
 def validate_env_name(name: str) -> None:
-    if (
-        not name
-        or not (name[0].isalpha() or name[0] == "_")
-        or not all(c.isalnum() or c == "_" for c in name)
-    ):
+    if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
         raise ConfigError(f"not a valid environment variable name: {name!r}")
 
 
@@ -274,9 +268,7 @@ def read_state(path: Path) -> tuple[dict[str, Any], list[ProcessRecord]]:
         config = data.get("config", {})
         return (dict(config) if isinstance(config, dict) else {}), records
     except (ValueError, TypeError, KeyError) as exc:
-        raise StackError(
-            f"state file {path} is unreadable ({exc}); check the processes by hand and delete it"
-        ) from exc
+        raise StackError(f"state file {path} is unreadable ({exc}); check the processes by hand and delete it") from exc
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:
@@ -571,9 +563,7 @@ class Stack:
                 close_fds=True,
             )
         stat = proc_stat(popen.pid)
-        record = ProcessRecord(
-            spec.name, spec.index, popen.pid, stat[1] if stat else None, tuple(argv), str(log_path)
-        )
+        record = ProcessRecord(spec.name, spec.index, popen.pid, stat[1] if stat else None, tuple(argv), str(log_path))
         self._popens[spec.key] = popen
         self._records[spec.key] = record
         self._save()
@@ -633,9 +623,7 @@ class Stack:
                 self._launch(spec)
             for spec in sims:
                 port = spec.port if spec.port is not None else 0
-                self._wait(
-                    f"{spec.key} on port {port}", functools.partial(tcp_open, "127.0.0.1", port), deadline
-                )
+                self._wait(f"{spec.key} on port {port}", functools.partial(tcp_open, "127.0.0.1", port), deadline)
             for spec in specs:
                 if spec not in sims:
                     self._launch(spec)
@@ -647,9 +635,7 @@ class Stack:
             if isinstance(exc, OSError):
                 raise StackError(f"could not start a process: {exc}") from exc
             raise
-        self._say(
-            f"  ready in {time.monotonic() - started:.1f} s: {self.gateway_url} (namespace {self.namespace})"
-        )
+        self._say(f"  ready in {time.monotonic() - started:.1f} s: {self.gateway_url} (namespace {self.namespace})")
 
     def _report_failure(self, reason: str) -> None:
         out = self._out if self._out is not None else sys.stderr
@@ -735,9 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--namespace", help=f"env IKO_NAMESPACE, default {DEFAULT_NAMESPACE}")
     parser.add_argument("--assemblers", help="number of assembler replicas (env ASSEMBLERS, default 1)")
-    parser.add_argument(
-        "--connector-replicas", help="replicas of each connector (env CONNECTOR_REPLICAS, default 1)"
-    )
+    parser.add_argument("--connector-replicas", help="replicas of each connector (env CONNECTOR_REPLICAS, default 1)")
     parser.add_argument("--gateway-host", help="env IKO_GATEWAY_HOST, default 127.0.0.1")
     parser.add_argument("--gateway-port", help="env IKO_GATEWAY_PORT, default 8080")
     parser.add_argument(
@@ -754,12 +738,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", type=Path, help="default .run/<namespace>")
     parser.add_argument("--log-dir", type=Path, help="default <run-dir>/logs")
     parser.add_argument("--python", help="interpreter for the services, default .venv/bin/python")
-    parser.add_argument(
-        "--timeout", help=f"seconds to wait for readiness, default {DEFAULT_READY_TIMEOUT:.0f}"
-    )
-    parser.add_argument(
-        "--grace", help=f"seconds between SIGTERM and SIGKILL, default {DEFAULT_STOP_GRACE:.0f}"
-    )
+    parser.add_argument("--timeout", help=f"seconds to wait for readiness, default {DEFAULT_READY_TIMEOUT:.0f}")
+    parser.add_argument("--grace", help=f"seconds between SIGTERM and SIGKILL, default {DEFAULT_STOP_GRACE:.0f}")
     return parser
 
 
@@ -787,18 +767,14 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         assemblers=parse_int(assemblers, "assemblers") if assemblers is not None else 1,
         connector_replicas=parse_int(replicas, "connector replicas") if replicas is not None else 1,
         gateway_host=pick(args.gateway_host, "IKO_GATEWAY_HOST") or DEFAULT_GATEWAY_HOST,
-        gateway_port=parse_int(gateway_port, "gateway port")
-        if gateway_port is not None
-        else DEFAULT_GATEWAY_PORT,
+        gateway_port=parse_int(gateway_port, "gateway port") if gateway_port is not None else DEFAULT_GATEWAY_PORT,
         sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else DEFAULT_SANDBOX_PORTS,
         sandbox=not args.no_sandbox,
         extra_env=parse_extra_env(args.extra_env),
         run_dir=args.run_dir,
         log_dir=args.log_dir,
         python=args.python,
-        ready_timeout=parse_float(args.timeout, "timeout")
-        if args.timeout is not None
-        else DEFAULT_READY_TIMEOUT,
+        ready_timeout=parse_float(args.timeout, "timeout") if args.timeout is not None else DEFAULT_READY_TIMEOUT,
         stop_grace=parse_float(args.grace, "grace") if args.grace is not None else DEFAULT_STOP_GRACE,
     )
     return args.command, config
@@ -876,9 +852,7 @@ def _cmd_status(stack: Stack, out: TextIO) -> int:
     return 0 if all(st.alive for st in statuses) and ready == 200 else 1
 
 
-def main(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, out: TextIO = sys.stdout
-) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         command, config = config_from_args(
             sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ

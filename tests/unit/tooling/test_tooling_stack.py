@@ -170,9 +170,7 @@ def test_gateway_port_may_equal_a_sandbox_port_default_without_sandbox() -> None
 
 # -- what runs -----------------------------------------------------------------------------------------
 def test_specs_start_simulators_then_assemblers_connectors_gateway(tmp_path: Path) -> None:
-    stack = Stack(
-        "ns1", assemblers=2, connector_replicas=2, gateway_port=18080, sandbox_ports=(18101, 18102, 18103)
-    )
+    stack = Stack("ns1", assemblers=2, connector_replicas=2, gateway_port=18080, sandbox_ports=(18101, 18102, 18103))
     keys = [s.key for s in stack.specs()]
     assert keys == [
         "sandbox-brp-0",
@@ -259,9 +257,7 @@ def test_stop_signals_only_recorded_pids(tmp_path: Path, procs: list[subprocess.
     assert not stack.state_file.exists()
 
 
-def test_stop_tolerates_dead_pids_and_is_safe_twice(
-    tmp_path: Path, procs: list[subprocess.Popen[bytes]]
-) -> None:
+def test_stop_tolerates_dead_pids_and_is_safe_twice(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
     dead, live = start_sleep(procs), start_sleep(procs)
     dead_record = record_for(dead, "assembler", 0)
     dead.kill()
@@ -271,10 +267,7 @@ def test_stop_tolerates_dead_pids_and_is_safe_twice(
     assert [r.key for r in stack.stop()] == ["assembler-1"]
     assert live.wait(timeout=5) == -signal.SIGTERM
     assert Stack("stoptest", run_dir=tmp_path).stop() == []
-    assert (
-        iko_stack.main(["down", "--namespace", "stoptest", "--run-dir", str(tmp_path)], {}, io.StringIO())
-        == 0
-    )
+    assert iko_stack.main(["down", "--namespace", "stoptest", "--run-dir", str(tmp_path)], {}, io.StringIO()) == 0
 
 
 def test_a_pid_now_used_by_another_process_is_not_signalled(
@@ -288,13 +281,8 @@ def test_a_pid_now_used_by_another_process_is_not_signalled(
     assert running(other)
 
 
-def test_sigkill_after_the_grace_when_sigterm_is_ignored(
-    tmp_path: Path, procs: list[subprocess.Popen[bytes]]
-) -> None:
-    code = (
-        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
-        " print('ok', flush=True); time.sleep(60)"
-    )
+def test_sigkill_after_the_grace_when_sigterm_is_ignored(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ok', flush=True); time.sleep(60)"
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     procs.append(p)
     assert p.stdout is not None
