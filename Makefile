@@ -1,0 +1,75 @@
+# IKO developer tooling. `make help` lists the targets.
+# Pass-through: ASSEMBLERS=N CONNECTOR_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS="--gateway-port 9080 ..."
+#               PYTEST_ARGS="-k something" for `make test`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+VENV     := .venv
+PY       := $(VENV)/bin/python
+RUFF     := $(VENV)/bin/ruff
+MYPY     := $(VENV)/bin/mypy
+PYTEST   := $(VENV)/bin/pytest
+STACK    := $(PY) scripts/stack.py
+# Where `make test` leaves pytest's exit code for .ci/run (which tells "no test ran" from a failure).
+PYTEST_EXIT_FILE := .run/pytest-exit-code
+
+STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
+              $(if $(CONNECTOR_REPLICAS),--connector-replicas $(CONNECTOR_REPLICAS)) \
+              $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
+              $(STACK_ARGS)
+
+.PHONY: help venv services up down status demo test check lint typecheck fmt lock
+
+help: ## list the targets
+	@echo "IKO developer targets (GNU make):"
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "Options: ASSEMBLERS=N CONNECTOR_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS='...' PYTEST_ARGS='...'"
+
+venv: ## create/update .venv from requirements.lock with uv (skipped when the lock is unchanged)
+	@bash scripts/bootstrap_venv.sh
+
+services: ## make sure Redis and RabbitMQ answer; start the local ones if they are installed but stopped
+	@bash scripts/ensure_services.sh
+
+up: venv services ## start the stack in the background (simulators, assemblers, connectors, gateway)
+	@$(STACK) up $(STACK_OPTS)
+
+down: ## stop the processes `make up` started (safe to repeat)
+	@py=$(PY); [[ -x $$py ]] || py=python3; $$py scripts/stack.py down $(STACK_OPTS)
+
+status: ## show the stack's processes and the gateway's readiness (fails if a process died)
+	@py=$(PY); [[ -x $$py ]] || py=python3; rc=0; $$py scripts/stack.py status $(STACK_OPTS) || rc=$$?; \
+	  [[ $$rc == 3 ]] && rc=0; exit $$rc
+
+demo: venv services up ## start the stack and run sample lookups against it; leaves the stack running
+	@$(PY) scripts/demo.py
+	@echo "The stack is still running (make status). Stop it with: make down"
+
+test: venv services lint typecheck ## lint, typecheck and run the whole test suite
+	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)
+	@echo "pytest: $(PYTEST) -q $(PYTEST_ARGS)"
+	@rc=0; $(PYTEST) -q $(PYTEST_ARGS) || rc=$$?; echo $$rc > $(PYTEST_EXIT_FILE); \
+	  if [[ $$rc == 5 ]]; then echo "pytest: exit 5, NO TEST RAN (no test collected)"; fi; exit $$rc
+
+check: test ## alias of test
+
+lint: venv ## ruff check and ruff format --check over the repo
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+typecheck: venv ## mypy (strict, from pyproject.toml) over the packages and scripts/
+	$(MYPY) shared/src services/*/src sandbox/src
+	$(MYPY) --strict scripts
+
+fmt: venv ## format with ruff and apply ruff's safe fixes
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+lock: ## regenerate requirements.lock (hashed) from the pyproject files
+	uv lock
+	uv export --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock

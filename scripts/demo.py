@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Sample lookups against a running IKO stack (``make up``), printed readably.
+
+1. a persoon (BSN) and a bedrijf (KVK number) lookup: both must come back complete, every source ok;
+2. a deadline: the BRP simulator is told to hang, a persoon lookup with ``timeout_ms`` 1000 must come
+   back partial within about a second; the simulator's behaviour is reset afterwards, whatever happened.
+
+Exit 0 when every view is as expected, 1 otherwise, 2 when the gateway cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+PERSOON = {"identifier": {"type": "bsn", "value": "999993653"}}
+BEDRIJF = {"identifier": {"type": "kvk", "value": "69599084"}}
+DEADLINE_MS = 1000
+
+
+def default_gateway() -> str:
+    host = os.environ.get("IKO_GATEWAY_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('IKO_GATEWAY_PORT') or '8080'}"
+
+
+def curl_line(url: str, body: dict[str, Any]) -> str:
+    return f"curl -sS -X POST {url} -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
+
+
+def heading(text: str) -> None:
+    print(f"\n=== {text} ===", flush=True)
+
+
+def problems_with_view(view: Any, profile: str, *, expect_complete: bool) -> list[str]:
+    """What is wrong with a combined view (empty when it is as expected)."""
+    if not isinstance(view, dict):
+        return [f"the answer is not a JSON object: {view!r}"]
+    problems = []
+    if view.get("profile") != profile:
+        problems.append(f"profile is {view.get('profile')!r}, expected {profile!r}")
+    sources = view.get("sources")
+    if not isinstance(sources, dict) or not sources:
+        return [*problems, "no sources in the view"]
+    if expect_complete:
+        if view.get("status") != "complete":
+            problems.append(f"status is {view.get('status')!r}, expected 'complete'")
+        if view.get("completed_by") != "all_sources":
+            problems.append(f"completed_by is {view.get('completed_by')!r}, expected 'all_sources'")
+        for name, source in sources.items():
+            status = source.get("status") if isinstance(source, dict) else None
+            if status != "ok":
+                problems.append(f"source {name} has status {status!r}, expected 'ok'")
+    else:
+        if view.get("status") != "partial":
+            problems.append(f"status is {view.get('status')!r}, expected 'partial'")
+        if view.get("completed_by") != "deadline":
+            problems.append(f"completed_by is {view.get('completed_by')!r}, expected 'deadline'")
+        brp = sources.get("brp")
+        brp_status = brp.get("status") if isinstance(brp, dict) else None
+        if brp_status not in ("timeout", "error"):
+            problems.append(f"brp has status {brp_status!r}, expected 'timeout' while the simulator hangs")
+    return problems
+
+
+def lookup(client: httpx.Client, gateway: str, profile: str, body: dict[str, Any]) -> tuple[Any, float]:
+    url = f"{gateway}/api/v1/profiles/{profile}/lookups"
+    print(f"$ {curl_line(url, body)}")
+    started = time.monotonic()
+    response = client.post(url, json=body)
+    elapsed = time.monotonic() - started
+    print(f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms")
+    try:
+        view: Any = response.json()
+    except ValueError:
+        view = response.text
+    print(json.dumps(view, indent=2, ensure_ascii=False) if not isinstance(view, str) else view)
+    if not response.is_success:
+        return {"http_status": response.status_code, "body": view}, elapsed
+    return view, elapsed
+
+
+def summary(view: Any) -> str:
+    if not isinstance(view, dict):
+        return "no view"
+    sources = view.get("sources")
+    if not isinstance(sources, dict):
+        sources = {}
+    per_source = ", ".join(
+        f"{name}={src.get('status') if isinstance(src, dict) else '?'}" for name, src in sorted(sources.items())
+    )
+    return f"status={view.get('status')} completed_by={view.get('completed_by')} [{per_source}]"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gateway", default=default_gateway(), help="default from IKO_GATEWAY_HOST/PORT")
+    parser.add_argument(
+        "--brp-sandbox",
+        default=os.environ.get("IKO_BRP_BASE_URL") or "http://127.0.0.1:8101",
+        help="the BRP simulator, default IKO_BRP_BASE_URL or http://127.0.0.1:8101",
+    )
+    parser.add_argument("--skip-deadline", action="store_true", help="leave out the deadline demonstration")
+    args = parser.parse_args(argv)
+    gateway, brp = args.gateway.rstrip("/"), args.brp_sandbox.rstrip("/")
+    failures: list[str] = []
+
+    with httpx.Client(timeout=30.0, trust_env=False) as client:
+        try:
+            ready = client.get(f"{gateway}/readyz")
+        except httpx.HTTPError as exc:
+            print(f"demo: the gateway at {gateway} does not answer ({exc}); start the stack with `make up`")
+            return 2
+        if ready.status_code != 200:
+            print(f"demo: {gateway}/readyz answers {ready.status_code}, not 200: the stack is not ready")
+            return 2
+
+        for profile, body in (("persoon", PERSOON), ("bedrijf", BEDRIJF)):
+            heading(f"{profile} lookup")
+            view, _ = lookup(client, gateway, profile, body)
+            problems = problems_with_view(view, profile, expect_complete=True)
+            print(f"-> {summary(view)}" + ("" if not problems else "  NOT AS EXPECTED: " + "; ".join(problems)))
+            failures += [f"{profile}: {p}" for p in problems]
+
+        if not args.skip_deadline:
+            heading(f"deadline: BRP hangs, persoon lookup with timeout_ms {DEADLINE_MS}")
+            behaviour = f"{brp}/__sandbox__/behaviour"
+            print(f"$ curl -sS -X PUT {behaviour} -H 'Content-Type: application/json' -d '{{\"mode\":\"hang\"}}'")
+            try:
+                put = client.put(behaviour, json={"mode": "hang"})
+                print(f"HTTP {put.status_code}")
+                if not put.is_success:
+                    failures.append(f"deadline: the BRP simulator refused the hang behaviour ({put.status_code})")
+                else:
+                    view, elapsed = lookup(client, gateway, "persoon", {**PERSOON, "timeout_ms": DEADLINE_MS})
+                    problems = problems_with_view(view, "persoon", expect_complete=False)
+                    print(f"-> {summary(view)}, answered after {elapsed:.2f} s (deadline {DEADLINE_MS / 1000:.1f} s)")
+                    if problems:
+                        print("   NOT AS EXPECTED: " + "; ".join(problems))
+                    failures += [f"deadline: {p}" for p in problems]
+            except httpx.HTTPError as exc:
+                failures.append(f"deadline: {exc}")
+            finally:
+                print(f"$ curl -sS -X DELETE {behaviour}")
+                try:
+                    reset = client.delete(behaviour)
+                    print(f"HTTP {reset.status_code}: BRP simulator behaviour reset")
+                except httpx.HTTPError as exc:
+                    failures.append(f"could not reset the BRP simulator's behaviour: {exc}")
+
+    heading("result")
+    if failures:
+        for failure in failures:
+            print(f"FAILED {failure}")
+        return 1
+    print("every view is as expected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
