@@ -91,7 +91,9 @@ class Publish:
 
     async def __call__(self, closed: ClosedRequest) -> None:
         view = compose_view(closed.request_id, closed.meta, closed.fragments, closed.closed_by, closed.closed_at)
-        await self.replies.publish(view, routing_key=closed.meta["reply_to"], mandatory=False)
+        await self.replies.publish(
+            view, routing_key=closed.meta["reply_to"], correlation_id=closed.request_id, mandatory=False
+        )
         await self._store.finish(closed.request_id)
         log.info(
             "lookup.completed",

@@ -87,7 +87,7 @@ def build_connector_app(
     fragments_out = broker.publisher(
         exchange=topology.fragments,
         routing_key=topology.fragment_routing_key,
-        title=f"{topology.fragments.name}:{topology.fragment_routing_key}",
+        title=f"{topology.fragments.name}:FragmentProduced({source.name})",
         description="A source's answer to one query of a lookup.",
         schema=FragmentProduced,
     )

@@ -1,0 +1,58 @@
+"""Generate the AsyncAPI document of IKO's message flow from the FastStream apps themselves.
+
+``python -m tools.asyncapi`` rewrites docs/asyncapi/iko.yaml; a test fails when the committed file is stale.
+Fixed settings (default namespace and broker URL) keep the document independent of the local environment.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+from faststream.specification import AsyncAPI
+from iko_assembler.app import AssemblerSettings, build_assembler_app
+from iko_brp_connector.source import BrpSettings, BrpSource
+from iko_gateway.app import build_gateway_broker
+from iko_gateway.replies import ReplyWaiter
+from iko_gateway.settings import GatewaySettings
+from iko_kvk_connector.source import KvkSettings, KvkSource
+from iko_shared.connector import ConnectorSettings, build_connector_app
+from iko_zgw_connector.source import ZgwSettings, ZgwSource
+
+DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi" / "iko.yaml"
+FIXED = {"rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/", "namespace": "iko"}
+
+
+def render() -> str:
+    gateway, _, _ = build_gateway_broker(GatewaySettings(**FIXED), ReplyWaiter(), instance="<instance>")
+    _, assembler = build_assembler_app(AssemblerSettings(**FIXED))
+    connectors = [
+        build_connector_app(BrpSource(BrpSettings()), BrpSettings(), ConnectorSettings(**FIXED))[1],
+        build_connector_app(KvkSource(KvkSettings()), KvkSettings(), ConnectorSettings(**FIXED))[1],
+        build_connector_app(ZgwSource(ZgwSettings()), ZgwSettings(), ConnectorSettings(**FIXED))[1],
+    ]
+    spec = AsyncAPI(
+        gateway,
+        assembler,
+        *connectors,
+        title="IKO lookup pipeline",
+        version="1",
+        description=(
+            "Gateway -> lookups (headers exchange) -> connectors -> fragments -> assembler -> gateway reply queue."
+        ),
+    )
+    # FastStream's channel order follows set iteration, which changes between processes: sort for a stable file.
+    document = yaml.safe_load(spec.to_specification().to_yaml())
+    return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=110))
+
+
+def main() -> int:
+    DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
+    DOCUMENT.write_text(render(), encoding="utf-8")
+    print(f"wrote {DOCUMENT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
