@@ -664,10 +664,8 @@ class Stack:
         if not self.alive(record):
             raise StackError(f"{name}-{index} (pid {record.pid}) is not running")
         signal_process(record.pid, sig)
-        popen = self._popens.get(record.key)
-        if popen is not None and sig == signal.SIGKILL:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                popen.wait(timeout=5)
+        if sig == signal.SIGKILL and self._wait_gone([record], 5.0):
+            raise StackError(f"{record.key} (pid {record.pid}) still runs 5 s after SIGKILL")
         self._say(f"  sent signal {sig} to {record.key} (pid {record.pid})")
         return record.pid
 
@@ -813,7 +811,8 @@ def _cmd_up(stack: Stack, out: TextIO) -> int:
     except StackError as exc:
         print(f"stack {cfg.namespace}: up failed: {exc}", file=out)
         return 1
-    print(f"logs in {cfg.resolved_log_dir}; stop with `make down` or `scripts/stack.py down`", file=out)
+    how = "make down" + (f" IKO_NAMESPACE={cfg.namespace}" if cfg.namespace != DEFAULT_NAMESPACE else "")
+    print(f"logs in {cfg.resolved_log_dir}; stop the stack with `{how}`", file=out)
     return 0
 
 

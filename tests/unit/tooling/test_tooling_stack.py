@@ -318,6 +318,14 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
         with pytest.raises(StackError, match="not running"):
             stack.kill("assembler", 1)
 
+        # Another Stack of the same namespace (as an e2e test or `stack.py` would make) reads the state file.
+        other = Stack("tooling-test", run_dir=tmp_path / "run")
+        other_pid = other.kill("gateway", 0)
+        assert other_pid == stack.pid("gateway", 0)
+        assert not other.is_running("gateway", 0)
+        assert not stack.is_ready()
+        stack.restart("gateway", 0)
+
         record = stack.restart("assembler", 1)
         assert record.pid != pid
         assert stack.is_running("assembler", 1)
