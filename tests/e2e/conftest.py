@@ -1,0 +1,64 @@
+"""End-to-end: every service as its own OS process, as ``make up`` starts them, in a namespace of its own."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
+
+import httpx
+import pytest
+from iko_stack import Stack
+
+from tests.infra import drop_namespace, new_namespace
+
+pytestmark = pytest.mark.e2e
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object) -> Stack:
+    gateway, brp, kvk, zgw = free_ports(4)
+    stack = Stack(
+        new_namespace(label),
+        gateway_port=gateway,
+        sandbox_ports=(brp, kvk, zgw),
+        extra_env={"IKO_RABBITMQ_URL": rabbitmq_url, "IKO_REDIS_URL": redis_url},
+        **options,  # type: ignore[arg-type]
+    )
+    stack.start()
+    return stack
+
+
+@pytest.fixture(scope="session")
+async def stack(rabbitmq_url: str, redis_url: str) -> AsyncIterator[Stack]:
+    """One stack for the tests that only read: two assembler replicas, as a production deployment runs."""
+    running = start_stack(rabbitmq_url, redis_url, "e2e", assemblers=2)
+    try:
+        yield running
+    finally:
+        running.stop()
+        await drop_namespace(rabbitmq_url, redis_url, running.namespace, ["brp", "kvk", "zgw"])
+
+
+@pytest.fixture
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def sandbox(stack: Stack) -> Iterator[httpx.Client]:
+    """Control of the BRP simulator's behaviour; always reset afterwards so tests stay independent."""
+    with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as client:
+        yield client
+        client.delete("/__sandbox__/behaviour")
