@@ -1,0 +1,32 @@
+import asyncio
+
+from iko_gateway.replies import ReplyWaiter
+
+
+async def test_each_request_is_resolved_once_and_copies_are_ignored():
+    waiter = ReplyWaiter()
+    future = waiter.expect("a")
+    assert waiter.resolve("a", b"first")
+    assert not waiter.resolve("a", b"second")  # a republished view after a replica died
+    assert await future == b"first"
+    assert waiter.unmatched == 1
+    assert len(waiter) == 0
+
+
+async def test_replies_for_unknown_or_abandoned_requests_are_counted_not_kept():
+    waiter = ReplyWaiter()
+    waiter.expect("gone")
+    waiter.discard("gone")  # the caller gave up
+    assert not waiter.resolve("gone", b"late")
+    assert not waiter.resolve("never", b"x")
+    assert waiter.unmatched == 2
+    assert len(waiter) == 0
+
+
+async def test_waiters_are_independent():
+    waiter = ReplyWaiter()
+    futures = {rid: waiter.expect(rid) for rid in "abc"}
+    for rid in "cab":
+        waiter.resolve(rid, rid.encode())
+    results = await asyncio.gather(*futures.values())
+    assert results == [b"a", b"b", b"c"]
