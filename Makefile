@@ -47,8 +47,8 @@ status: ## show the stack's processes and the gateway's readiness (fails if a pr
 	  [[ $$rc == 3 ]] && rc=0; exit $$rc
 
 demo: venv services up ## start the stack and run sample lookups against it; leaves the stack running
-	@$(PY) scripts/demo.py
-	@echo "The stack is still running (make status). Stop it with: make down"
+	@$(PY) scripts/demo.py $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE))
+	@echo "The stack is still running (make status). Stop it with: make down$(if $(IKO_NAMESPACE), IKO_NAMESPACE=$(IKO_NAMESPACE))"
 
 test: venv services lint typecheck ## lint, typecheck and run the whole test suite
 	@mkdir -p $(dir $(PYTEST_EXIT_FILE)); rm -f $(PYTEST_EXIT_FILE)

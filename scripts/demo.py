@@ -17,6 +17,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,19 @@ import httpx
 PERSOON = {"identifier": {"type": "bsn", "value": "999993653"}}
 BEDRIJF = {"identifier": {"type": "kvk", "value": "69599084"}}
 DEADLINE_MS = 1000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def from_state_file(namespace: str) -> tuple[str | None, str | None]:
+    """The gateway and BRP simulator URLs of the stack ``stack.py up`` started for ``namespace``, if any."""
+    try:
+        data = json.loads((ROOT / ".run" / namespace / "pids" / "state.json").read_text(encoding="utf-8"))
+        config = data["config"]
+        gateway = str(config["gateway_url"])
+        brp = f"http://127.0.0.1:{int(config['sandbox_ports'][0])}" if config.get("sandbox") else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None, None
+    return gateway, brp
 
 
 def default_gateway() -> str:
@@ -103,15 +117,20 @@ def summary(view: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gateway", default=default_gateway(), help="default from IKO_GATEWAY_HOST/PORT")
     parser.add_argument(
-        "--brp-sandbox",
-        default=os.environ.get("IKO_BRP_BASE_URL") or "http://127.0.0.1:8101",
-        help="the BRP simulator, default IKO_BRP_BASE_URL or http://127.0.0.1:8101",
+        "--namespace",
+        default=os.environ.get("IKO_NAMESPACE") or "iko",
+        help="the stack whose state file gives the default URLs (env IKO_NAMESPACE, default iko)",
+    )
+    parser.add_argument("--gateway", help="default: the stack's, else from IKO_GATEWAY_HOST/PORT")
+    parser.add_argument(
+        "--brp-sandbox", help="the BRP simulator; default: the stack's, else IKO_BRP_BASE_URL or port 8101"
     )
     parser.add_argument("--skip-deadline", action="store_true", help="leave out the deadline demonstration")
     args = parser.parse_args(argv)
-    gateway, brp = args.gateway.rstrip("/"), args.brp_sandbox.rstrip("/")
+    state_gateway, state_brp = from_state_file(args.namespace)
+    gateway = (args.gateway or state_gateway or default_gateway()).rstrip("/")
+    brp = (args.brp_sandbox or state_brp or os.environ.get("IKO_BRP_BASE_URL") or "http://127.0.0.1:8101").rstrip("/")
     failures: list[str] = []
 
     with httpx.Client(timeout=30.0, trust_env=False) as client:
