@@ -346,6 +346,18 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago (for a test stack beside a demo)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     try:
         with path.open("rb") as fh:
@@ -778,15 +790,17 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     return args.command, config
 
 
+def _how_to_stop(stack: Stack) -> str:
+    ns = stack.namespace
+    return "stop it with `make down" + (f" IKO_NAMESPACE={ns}`" if ns != DEFAULT_NAMESPACE else "`")
+
+
 def _cmd_up(stack: Stack, out: TextIO) -> int:
     records = stack.records()
     if records:
         alive = [r for r in records if stack.alive(r)]
         if alive and len(alive) == len(records):
-            print(
-                f"stack {stack.namespace}: already running ({len(alive)} processes); `make down` stops it",
-                file=out,
-            )
+            print(f"stack {stack.namespace}: already running ({len(alive)} processes); {_how_to_stop(stack)}", file=out)
             return 0
         if alive:
             dead = ", ".join(r.key for r in records if r not in alive)
@@ -811,8 +825,7 @@ def _cmd_up(stack: Stack, out: TextIO) -> int:
     except StackError as exc:
         print(f"stack {cfg.namespace}: up failed: {exc}", file=out)
         return 1
-    how = "make down" + (f" IKO_NAMESPACE={cfg.namespace}" if cfg.namespace != DEFAULT_NAMESPACE else "")
-    print(f"logs in {cfg.resolved_log_dir}; stop the stack with `{how}`", file=out)
+    print(f"logs in {cfg.resolved_log_dir}; {_how_to_stop(stack)}", file=out)
     return 0
 
 

@@ -33,17 +33,6 @@ FAKE_SERVICE = Path(__file__).resolve().parent / "fake_service.py"
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Processes a test starts; whatever still runs at the end is killed."""
@@ -80,7 +69,7 @@ def fake_python(tmp_path: Path) -> str:
 
 
 def fake_stack(tmp_path: Path, fake_python: str, out: io.StringIO | None = None, **kw: object) -> Stack:
-    gw, brp, kvk, zgw = free_ports(4)
+    gw, brp, kvk, zgw = iko_stack.free_ports(4)
     options: dict[str, object] = {
         "gateway_port": gw,
         "sandbox_ports": (brp, kvk, zgw),
