@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -15,15 +16,17 @@ pytestmark = pytest.mark.e2e
 
 async def test_two_assembler_replicas_answer_exactly_once_over_1000_lookups(stack, rabbitmq_url, redis_url):
     async with LookupDriver(rabbitmq_url, stack.namespace) as driver:
-        for batch in range(20):
-            await asyncio.gather(*(driver.send(batch * 50 + i) for i in range(50)))
-            await asyncio.sleep(0.05)
+        # Paced below what two cores carry, with a generous deadline: this test is about exactly-once, not speed.
+        for batch in range(50):
+            await asyncio.gather(*(driver.send(batch * 20 + i, timeout_s=20.0) for i in range(20)))
+            await asyncio.sleep(0.1)
         await driver.wait_for_all(timeout_s=60)
     assert len(driver.sent) == 1000
     assert driver.unanswered() == []
     duplicates = {r: n for r, n in driver.replies.items() if n != 1}
     assert duplicates == {}
-    assert all(view.status == "complete" for view in driver.views.values())
+    statuses = Counter(view.status for view in driver.views.values())
+    assert statuses == {"complete": 1000}
     # Both replicas took part: the work was shared, not done by one while the other idled.
     logs = [stack.log_path("assembler", i).read_text() for i in (0, 1)]
     assert all(log.count("lookup.completed") > 50 for log in logs)
