@@ -14,6 +14,7 @@ RUFF     := $(VENV)/bin/ruff
 MYPY     := $(VENV)/bin/mypy
 PYTEST   := $(VENV)/bin/pytest
 STACK    := $(PY) scripts/stack.py
+UV       := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 # Where `make test` leaves pytest's exit code for .ci/run (which tells "no test ran" from a failure).
 PYTEST_EXIT_FILE := .run/pytest-exit-code
 
@@ -71,5 +72,5 @@ fmt: venv ## format with ruff and apply ruff's safe fixes
 	$(RUFF) check --fix .
 
 lock: ## regenerate requirements.lock (hashed) from the pyproject files
-	uv lock
-	uv export --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock
+	$(UV) lock
+	$(UV) export --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock
