@@ -1,11 +1,11 @@
-from iko_shared.connector import run_connector
+from iko_shared.connector import load_source_settings, run_connector
 
 from iko_brp_connector.source import BrpSettings, BrpSource
 
 
 def main() -> None:
     def factory() -> tuple[BrpSource, BrpSettings]:
-        settings = BrpSettings()
+        settings = load_source_settings(BrpSettings)
         return BrpSource(settings), settings
 
     run_connector(factory)

@@ -1,11 +1,11 @@
-from iko_shared.connector import run_connector
+from iko_shared.connector import load_source_settings, run_connector
 
 from iko_kvk_connector.source import KvkSettings, KvkSource
 
 
 def main() -> None:
     def factory() -> tuple[KvkSource, KvkSettings]:
-        settings = KvkSettings()
+        settings = load_source_settings(KvkSettings)
         return KvkSource(settings), settings
 
     run_connector(factory)

@@ -1,19 +1,28 @@
-"""How a connector reaches its source: base URL, credentials and TLS, from the environment only."""
+"""How a connector reaches its source: base URL, credentials and TLS, from the environment or mounted files."""
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iko_shared.connector.breaker import CircuitBreaker
+from iko_shared.connector.resilience import ResilientTransport, RetryPolicy
+
 
 class SourceHttpSettings(BaseSettings):
-    """Settings of one source; subclasses set the ``IKO_<SOURCE>_`` env prefix and the sandbox default URL."""
+    """Settings of one source; subclasses set the ``IKO_<SOURCE>_`` env prefix and the sandbox default URL.
 
-    model_config = SettingsConfigDict(extra="ignore", secrets_dir=None)
+    Secrets may also come from files: with ``IKO_SECRETS_DIR=/run/secrets``, a file named ``iko_brp_api_key``
+    there is read as ``IKO_BRP_API_KEY`` (as Kubernetes mounts secrets).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
 
     base_url: str
     api_key: SecretStr | None = None
@@ -23,15 +32,38 @@ class SourceHttpSettings(BaseSettings):
     max_connections: int = 100
 
 
-def make_client(settings: SourceHttpSettings) -> httpx.AsyncClient:
-    """One pooled client per process: connection reuse is most of a fast fetch."""
-    verify: ssl.SSLContext | bool = True
-    if settings.ca_bundle or settings.client_cert:
-        context = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
-        if settings.client_cert:
-            context.load_cert_chain(
-                str(settings.client_cert), str(settings.client_key) if settings.client_key else None
-            )
-        verify = context
+S = TypeVar("S", bound=SourceHttpSettings)
+
+
+def load_source_settings(cls: type[S], **overrides: Any) -> S:
+    secrets_dir = os.environ.get("IKO_SECRETS_DIR")
+    if secrets_dir and Path(secrets_dir).is_dir():
+        return cls(_secrets_dir=secrets_dir, **overrides)
+    return cls(**overrides)
+
+
+def tls_context(settings: SourceHttpSettings) -> ssl.SSLContext | bool:
+    if not (settings.ca_bundle or settings.client_cert):
+        return True
+    context = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
+    if settings.client_cert:
+        context.load_cert_chain(str(settings.client_cert), str(settings.client_key) if settings.client_key else None)
+    return context
+
+
+def make_client(
+    settings: SourceHttpSettings,
+    source: str = "source",
+    policy: RetryPolicy | None = None,
+    breaker: CircuitBreaker | None = None,
+    inner: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """One pooled client per process (connection reuse is most of a fast fetch), with retries and a breaker."""
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
-    return httpx.AsyncClient(base_url=settings.base_url, verify=verify, limits=limits, timeout=None)
+    transport = ResilientTransport(
+        inner or httpx.AsyncHTTPTransport(verify=tls_context(settings), limits=limits),
+        source,
+        policy=policy,
+        breaker=breaker,
+    )
+    return httpx.AsyncClient(base_url=settings.base_url, transport=transport, timeout=None)

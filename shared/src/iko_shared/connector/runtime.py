@@ -16,8 +16,10 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 
 from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
+from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.http import SourceHttpSettings, make_client
+from iko_shared.connector.resilience import FETCH_DEADLINE, RetryPolicy
 from iko_shared.connector.source import FetchContext, Source
 from iko_shared.contracts import FragmentProduced, LookupRequested, SourceQuery
 from iko_shared.logging import get_logger
@@ -29,6 +31,16 @@ log = get_logger()
 class ConnectorSettings(CommonSettings):
     # Lookups in flight per process: the concurrency limit towards the source.
     connector_prefetch: int = 64
+    connector_retry_attempts: int = 3
+    connector_retry_base_delay_s: float = 0.05
+    connector_circuit_failures: int = 5
+    connector_circuit_reset_s: float = 5.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.connector_retry_attempts, base_delay_s=self.connector_retry_base_delay_s)
+
+    def breaker(self) -> CircuitBreaker:
+        return CircuitBreaker(self.connector_circuit_failures, self.connector_circuit_reset_s)
 
 
 class ConnectorRuntime:
@@ -65,7 +77,11 @@ class ConnectorRuntime:
             log.info("lookup.expired_before_fetch", key=query.key)
             return None
         ctx = FetchContext(client=self.client, query=query, request=request, timeout=remaining)
-        fragment = await fetch_fragment(self.source, ctx)
+        token = FETCH_DEADLINE.set(request.deadline)
+        try:
+            fragment = await fetch_fragment(self.source, ctx)
+        finally:
+            FETCH_DEADLINE.reset(token)
         if fragment.deadline <= self._clock():
             self.expired += 1
             log.info("fragment.after_deadline", key=query.key, status=fragment.status)
@@ -116,7 +132,8 @@ def build_connector_app(
         async def publish(fragment: FragmentProduced) -> None:
             await fragments_out.publish(fragment, persist=True)
 
-        state["runtime"] = ConnectorRuntime(source, make_client(http_settings), publish)
+        client = make_client(http_settings, source.name, settings.retry_policy(), settings.breaker())
+        state["runtime"] = ConnectorRuntime(source, client, publish)
 
     @app.after_startup
     async def _declare() -> None:
