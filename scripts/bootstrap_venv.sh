@@ -70,6 +70,7 @@ say "syncing $VENV with requirements.lock"
 editable_args=()
 for d in "${EDITABLES[@]}"; do editable_args+=(-e "$d"); done
 say "installing the workspace packages editable: ${EDITABLES[*]}"
-"${UV[@]}" pip install --python "$VENV/bin/python" --no-deps "${editable_args[@]}"
+# The build backend comes from the lock too (no unpinned download at install time).
+"${UV[@]}" pip install --python "$VENV/bin/python" --no-deps --no-build-isolation "${editable_args[@]}"
 printf '%s\n' "$key" >"$STAMP"
 say "$VENV is ready"
