@@ -40,7 +40,8 @@ def create_brp_app(
     """`api_key` defaults to IKO_SANDBOX_BRP_API_KEY; without one no key is required."""
     persons = repository or PersonRepository.load()
     field_sets = FieldSets.load()
-    required_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    # An empty key, given or from the environment, means no key is required.
+    required_key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV)) or None
 
     app = FastAPI(title="IKO sandbox: BRP Personen Bevragen v2", openapi_url=None, docs_url=None, redoc_url=None)
     install_control(app, _error_answer)

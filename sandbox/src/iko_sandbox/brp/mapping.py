@@ -47,7 +47,8 @@ def _put(target: Json, key: str, value: Any) -> None:
 def voorletters(voornamen: str) -> str:
     # A name that is already an initial ("R.") stays as it is.
     letters = [name if name.endswith(".") else f"{name[0]}." for name in voornamen.split() if name]
-    return "".join(letters)
+    # The API caps voorletters at 40 characters; very long lists of names are cut off.
+    return "".join(letters)[:40]
 
 
 def volledige_naam(naam: Json) -> str:
@@ -89,6 +90,13 @@ def map_plaatsdatum(raw: Json | None) -> Json:
     return result
 
 
+def _bag_id(value: Any) -> str | None:
+    # A few mock records carry damaged BAG ids (" 051820000162525", a digit short); a BAG id
+    # is 16 digits, and guessing the missing one would invent an address, so those are left out.
+    text = str(value or "").strip()
+    return text if len(text) == 16 and text.isdigit() else None
+
+
 def map_verblijfplaats(raw: Json, gemeente: Json) -> Json | None:
     if not raw:
         return None
@@ -125,8 +133,8 @@ def map_verblijfplaats(raw: Json, gemeente: Json) -> Json | None:
         _put(adres, "woonplaats", raw.get("woonplaats") or gemeente.get("omschrijving"))
         _put(result, "verblijfadres", adres)
         _put(result, "functieAdres", _waarde(raw.get("functieAdres")))
-        _put(result, "adresseerbaarObjectIdentificatie", raw.get("adresseerbaarObjectIdentificatie"))
-        _put(result, "nummeraanduidingIdentificatie", raw.get("nummeraanduidingIdentificatie"))
+        _put(result, "adresseerbaarObjectIdentificatie", _bag_id(raw.get("adresseerbaarObjectIdentificatie")))
+        _put(result, "nummeraanduidingIdentificatie", _bag_id(raw.get("nummeraanduidingIdentificatie")))
         _put(result, "datumVan", to_datum(raw.get("datumAanvangAdreshouding")))
     _put(result, "datumIngangGeldigheid", to_datum(raw.get("datumIngangGeldigheid")))
     return result

@@ -37,8 +37,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _error_answer(scope: Scope) -> ErrorAnswer:
-    del scope
-    return ErrorAnswer(500, "application/json", errors.fout_body(errors.TECHNICAL_ERROR, TECHNICAL_ERROR_TEXT))
+    accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
+    media_type = errors.error_media_type(scope.get("path", ""), accept)
+    return ErrorAnswer(500, media_type, errors.fout_body(errors.TECHNICAL_ERROR, TECHNICAL_ERROR_TEXT))
 
 
 def _wants_hal(request: Request) -> bool:
@@ -54,6 +55,10 @@ def _json(request: Request, body: dict[str, Any], api_version: str) -> Response:
     return Response(orjson.dumps(body), media_type=media_type, headers={"api-version": api_version})
 
 
+def _zoeken_media(request: Request) -> str:
+    return errors.error_media_type(request.url.path, request.headers.get("accept", ""))
+
+
 def _geo(request: Request) -> bool:
     return request.query_params.get("geoData", "false").lower() == "true"
 
@@ -64,7 +69,8 @@ def create_kvk_app(*, api_key: str | None = None) -> FastAPI:
     vestigingen: dict[str, tuple[Company, Vestiging]] = {
         v.vestigingsnummer: (c, v) for c in companies.values() for v in c.vestigingen
     }
-    required_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    # An empty key, given or from the environment, means no key is required.
+    required_key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV)) or None
 
     app = FastAPI(title="IKO sandbox: KVK", openapi_url=None, docs_url=None, redoc_url=None)
     install_control(app, _error_answer)
@@ -72,7 +78,8 @@ def create_kvk_app(*, api_key: str | None = None) -> FastAPI:
     def authorised(request: Request) -> Response | None:
         if required_key is None or secrets.compare_digest(request.headers.get("apikey", ""), required_key):
             return None
-        return errors.fout(401, errors.UNAUTHORIZED, "Geen of onjuiste apikey aangeleverd.")
+        media_type = errors.error_media_type(request.url.path, request.headers.get("accept", ""))
+        return errors.fout(401, errors.UNAUTHORIZED, "Geen of onjuiste apikey aangeleverd.", media_type)
 
     def company_or_error(kvk_nummer: str) -> Company | Response:
         if not KVK_NUMMER.fullmatch(kvk_nummer):
@@ -147,13 +154,17 @@ def create_kvk_app(*, api_key: str | None = None) -> FastAPI:
             params.setdefault(name, []).append(value)
         invalid = validate(params)
         if invalid:
-            return errors.fout(400, errors.INVALID_PARAMETER, f"De parameter {invalid} is niet valide.")
+            return errors.fout(
+                400, errors.INVALID_PARAMETER, f"De parameter {invalid} is niet valide.", _zoeken_media(request)
+            )
         pagina = int(params.get("pagina", ["1"])[0])
         per_pagina = int(params.get("resultatenPerPagina", ["10"])[0])
         hits = search(companies, params)
         page = hits[(pagina - 1) * per_pagina : pagina * per_pagina]
         if not page:
-            return errors.fout(404, errors.NO_SEARCH_RESULTS, "Er zijn geen resultaten gevonden.")
+            return errors.fout(
+                404, errors.NO_SEARCH_RESULTS, "Er zijn geen resultaten gevonden.", _zoeken_media(request)
+            )
         style = _style(request)
         body: dict[str, Any] = {
             "pagina": pagina,

@@ -19,7 +19,18 @@ def fout_body(code: str, omschrijving: str) -> bytes:
     return orjson.dumps({"fout": [{"code": code, "omschrijving": omschrijving}]})
 
 
-def fout(status: int, code: str, omschrijving: str, media_type: str = "application/json") -> Response:
+# Basisprofiel and Vestigingsprofiel declare their errors as application/hal+json only;
+# Zoeken declares both and follows the Accept header.
+HAL_JSON = "application/hal+json"
+
+
+def error_media_type(path: str, accept: str) -> str:
+    if path.startswith("/v2/") and HAL_JSON not in accept:
+        return "application/json"
+    return HAL_JSON
+
+
+def fout(status: int, code: str, omschrijving: str, media_type: str = HAL_JSON) -> Response:
     return Response(fout_body(code, omschrijving), status_code=status, media_type=media_type)
 
 
