@@ -38,12 +38,22 @@ class SourceQuery(Contract):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class RequestContext(Contract):
+    """Why and for whom data is fetched: sent on to the sources as their protocol headers (BRP)."""
+
+    doelbinding: str | None = None
+    verwerking: str | None = None
+    gebruiker: str | None = None
+
+
 class LookupRequested(Contract):
     schema_version: Literal[1] = SCHEMA_VERSION
     request_id: str
     profile: str
-    identifier: Identifier
+    # None for a search, whose criteria travel in the queries' params.
+    identifier: Identifier | None
     queries: list[SourceQuery]
+    context: RequestContext = Field(default_factory=RequestContext)
     requested_at: float
     deadline: float
     # Routing key of the gateway replica's own reply queue (default exchange).
@@ -86,7 +96,7 @@ class LookupCompleted(Contract):
     schema_version: Literal[1] = SCHEMA_VERSION
     request_id: str
     profile: str
-    identifier: Identifier
+    identifier: Identifier | None
     status: Literal["complete", "partial"]
     completed_by: Literal["all_sources", "deadline"]
     requested_at: float

@@ -81,7 +81,7 @@ class RedisAssemblerStore:
         meta = orjson.dumps(
             {
                 "profile": request.profile,
-                "identifier": request.identifier.model_dump(),
+                "identifier": request.identifier.model_dump() if request.identifier else None,
                 "requested_at": request.requested_at,
                 "deadline": request.deadline,
                 "reply_to": request.reply_to,

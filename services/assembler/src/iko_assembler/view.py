@@ -29,7 +29,7 @@ def compose_view(
     return LookupCompleted(
         request_id=request_id,
         profile=meta["profile"],
-        identifier=Identifier.model_validate(meta["identifier"]),
+        identifier=Identifier.model_validate(meta["identifier"]) if meta.get("identifier") else None,
         status="partial" if missing else "complete",
         completed_by=cast(Literal["all_sources", "deadline"], closed_by),
         requested_at=meta["requested_at"],

@@ -38,13 +38,12 @@ class KvkSource:
         return frozenset({"basisprofiel"})
 
     async def fetch(self, ctx: FetchContext) -> FetchResult:
-        if ctx.request.identifier.type != "kvk":
-            raise SourceError("unsupported_identifier", "the KVK is searched by kvkNummer")
+        _, kvk_nummer = ctx.identifier("kvk")
         headers = {"Accept": "application/json", **ctx.extra_headers}
         if self._settings.api_key is not None:
             headers["apikey"] = self._settings.api_key.get_secret_value()
         response = await ctx.client.get(
-            f"/v1/basisprofielen/{ctx.request.identifier.value}", headers=headers, timeout=ctx.timeout
+            f"/v1/basisprofielen/{kvk_nummer}", headers=headers, timeout=ctx.timeout
         )
         if response.status_code == 200:
             return FetchResult.ok(response.json())

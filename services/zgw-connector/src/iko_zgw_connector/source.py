@@ -56,9 +56,8 @@ class ZgwSource:
         return frozenset({"zaken"})
 
     async def fetch(self, ctx: FetchContext) -> FetchResult:
-        filter_name = FILTER_BY_IDENTIFIER.get(ctx.request.identifier.type)
-        if filter_name is None:
-            raise SourceError("unsupported_identifier", f"no zaken filter for {ctx.request.identifier.type}")
+        kind, value = ctx.identifier(*FILTER_BY_IDENTIFIER)
+        filter_name = FILTER_BY_IDENTIFIER[kind]
         headers = {
             "Authorization": f"Bearer {self._token.bearer()}",
             "Accept": "application/json",
@@ -67,7 +66,7 @@ class ZgwSource:
         }
         max_pages = int(ctx.query.params.get("max_pages", self._settings.max_pages))
         url: str | None = f"{self._settings.zaken_path}/zaken"
-        params: dict[str, str] | None = {filter_name: ctx.request.identifier.value}
+        params: dict[str, str] | None = {filter_name: value}
         zaken: list[Any] = []
         count = 0
         pages = 0

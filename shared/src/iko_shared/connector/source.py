@@ -51,6 +51,13 @@ class FetchContext:
     timeout: float
     extra_headers: dict[str, str] = field(default_factory=dict)
 
+    def identifier(self, *types: str) -> tuple[str, str]:
+        """The request's identifier as (type, value), when it is of one of ``types``."""
+        identifier = self.request.identifier
+        if identifier is None or identifier.type not in types:
+            raise SourceError("unsupported_identifier", f"this operation looks up by {' or '.join(types)}")
+        return identifier.type, identifier.value
+
     def remaining(self) -> float:
         """Seconds left before the request's deadline, for the next call of a multi-call fetch."""
         return max(0.001, self.request.deadline - time.time())

@@ -1,0 +1,175 @@
+"""The connector contract kit: what every source connector must do, described once, run against each.
+
+A ``ConnectorCase`` tells the kit how to build one connector's adapter and its simulator, and which scenarios
+its source documents (happy path, not found, each documented error, searches). The tests in
+``test_connector_contract.py`` run every case through the real runtime pieces — the adapter, the resilient
+transport and ``ConnectorRuntime`` — against the simulator served over real HTTP, so timeouts, resets and
+retries behave as they do in production.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from iko_sandbox.server import server_config
+from iko_shared.connector import CircuitBreaker, ConnectorRuntime, RetryPolicy, Source, SourceHttpSettings, make_client
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext, SourceQuery
+
+Check = Callable[[FragmentProduced], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    operation: str
+    identifier: Identifier | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    fields: list[str] = field(default_factory=list)
+    # What the fragment must say.
+    status: str = "ok"
+    error_code: str | None = None
+    check: Check | None = None
+    context: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(frozen=True)
+class ConnectorCase:
+    source: str
+    # base_url -> the adapter and the settings its HTTP client is built from
+    make_source: Callable[[str], tuple[Source, SourceHttpSettings]]
+    make_simulator: Callable[[], FastAPI]
+    happy: Scenario
+    not_found: Scenario
+    errors: list[Scenario] = field(default_factory=list)
+    searches: list[Scenario] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Simulator:
+    url: str
+    server: uvicorn.Server
+
+    def control(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=5)
+
+    def set_behaviour(self, mode: str, latency_ms: int = 0) -> None:
+        with self.control() as client:
+            client.put("/__sandbox__/behaviour", json={"mode": mode, "latency_ms": latency_ms}).raise_for_status()
+
+    def reset(self) -> None:
+        with self.control() as client:
+            client.delete("/__sandbox__/behaviour").raise_for_status()
+            client.delete("/__sandbox__/requests").raise_for_status()
+
+    def received(self) -> list[dict[str, Any]]:
+        with self.control() as client:
+            answer: list[dict[str, Any]] = client.get("/__sandbox__/requests").json()
+            return answer
+
+
+@contextmanager
+def serve_simulator(app: FastAPI) -> Iterator[Simulator]:
+    """The simulator on a free port in a thread of its own, for as long as the block runs."""
+    port = free_port()
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, name=f"simulator-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.02)
+    try:
+        yield Simulator(f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+def lookup_for(case: ConnectorCase, scenario: Scenario, deadline_s: float = 5.0) -> LookupRequested:
+    now = time.time()
+    return LookupRequested(
+        request_id=str(uuid.uuid4()),
+        profile="contract",
+        identifier=scenario.identifier,
+        queries=[
+            SourceQuery(
+                key=case.source,
+                source=case.source,
+                operation=scenario.operation,
+                fields=scenario.fields,
+                params=scenario.params,
+            )
+        ],
+        requested_at=now,
+        deadline=now + deadline_s,
+        reply_to="contract",
+        context=scenario.context,
+    )
+
+
+class Harness:
+    """One connector wired as in production, publishing into a list instead of RabbitMQ."""
+
+    def __init__(
+        self,
+        case: ConnectorCase,
+        simulator: Simulator,
+        policy: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        inner: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.case = case
+        self.source, settings = case.make_source(simulator.url)
+        self.client = make_client(settings, case.source, policy or RetryPolicy(base_delay_s=0.01), breaker, inner)
+        self.published: list[FragmentProduced] = []
+        self.runtime = ConnectorRuntime(self.source, self.client, self._publish)
+
+    async def _publish(self, fragment: FragmentProduced) -> None:
+        self.published.append(fragment)
+
+    async def run(self, scenario: Scenario, deadline_s: float = 5.0) -> FragmentProduced | None:
+        before = len(self.published)
+        await self.runtime.handle(lookup_for(self.case, scenario, deadline_s))
+        return self.published[-1] if len(self.published) > before else None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class FlakyTransport(httpx.AsyncBaseTransport):
+    """Answers the first ``failures`` requests with ``status`` itself, then lets requests through."""
+
+    def __init__(self, failures: int, status: int = 503) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.failures = failures
+        self.status = status
+        self.seen = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen += 1
+        if self.seen <= self.failures:
+            return httpx.Response(self.status, headers={"Retry-After": "0"}, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,144 @@
+"""The contract every source connector keeps, run against each connector and its simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from iko_shared.connector import FETCH_DEADLINE, BreakerState, CircuitBreaker, RetryPolicy
+from iko_shared.connector.fragments import fetch_fragment
+from iko_shared.connector.source import FetchContext
+
+from tests.contract.kit import ConnectorCase, FlakyTransport, Harness, Scenario, Simulator, lookup_for
+
+
+def assert_outcome(fragment, scenario: Scenario) -> None:
+    assert fragment is not None, f"{scenario.name}: no fragment published"
+    assert fragment.status == scenario.status, (scenario.name, fragment.error)
+    if scenario.error_code is not None:
+        assert fragment.error is not None
+        assert fragment.error.code == scenario.error_code
+    if scenario.check is not None:
+        scenario.check(fragment)
+
+
+@pytest.fixture
+async def harness(case: ConnectorCase, simulator: Simulator):
+    running = Harness(case, simulator)
+    yield running
+    await running.aclose()
+
+
+async def test_happy_path(harness: Harness, case: ConnectorCase):
+    fragment = await harness.run(case.happy)
+    assert_outcome(fragment, case.happy)
+    assert fragment is not None
+    assert fragment.source == case.source
+    assert fragment.duration_ms > 0
+
+
+async def test_not_found(harness: Harness, case: ConnectorCase):
+    assert_outcome(await harness.run(case.not_found), case.not_found)
+
+
+async def test_documented_errors(harness: Harness, case: ConnectorCase):
+    for scenario in case.errors:
+        assert_outcome(await harness.run(scenario), scenario)
+
+
+async def test_searches(harness: Harness, case: ConnectorCase):
+    for scenario in case.searches:
+        assert_outcome(await harness.run(scenario), scenario)
+
+
+async def test_source_failure_is_an_error_fragment_with_the_sources_own_answer(harness, case, simulator):
+    simulator.set_behaviour("error")
+    fragment = await harness.run(case.happy)
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert fragment.error.code != "internal_error"
+    assert (fragment.error.details or {}).get("status") == 500
+
+
+async def test_refused_connections_are_an_unreachable_error(harness, case, simulator):
+    simulator.set_behaviour("refuse")
+    fragment = await harness.run(case.happy)
+    assert fragment is not None
+    assert (fragment.status, fragment.error.code if fragment.error else None) == ("error", "unreachable")
+
+
+async def test_hanging_source_times_out_at_the_deadline(harness, case, simulator):
+    simulator.set_behaviour("hang")
+    started = time.monotonic()
+    # Through the runtime: nothing is published after the deadline, and nothing waits past it.
+    assert await harness.run(case.happy, deadline_s=0.3) is None
+    assert 0.25 <= time.monotonic() - started < 0.5
+    # The adapter's own outcome: a timeout error.
+    request = lookup_for(case, case.happy, deadline_s=0.3)
+    token = FETCH_DEADLINE.set(request.deadline)
+    try:
+        ctx = FetchContext(harness.client, request.queries[0], request, timeout=0.3)
+        fragment = await fetch_fragment(harness.source, ctx)
+    finally:
+        FETCH_DEADLINE.reset(token)
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert fragment.error.code == "timeout"
+
+
+async def test_slow_source_within_the_deadline_still_answers(harness, case, simulator):
+    simulator.set_behaviour("ok", latency_ms=150)
+    assert_outcome(await harness.run(case.happy, deadline_s=2.0), case.happy)
+
+
+async def test_5xx_is_retried_until_the_source_answers(case, simulator):
+    flaky = FlakyTransport(failures=2, status=503)
+    harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=3, base_delay_s=0.01), inner=flaky)
+    try:
+        fragment = await harness.run(case.happy)
+    finally:
+        await harness.aclose()
+    assert_outcome(fragment, case.happy)
+    assert flaky.seen >= 3
+
+
+async def test_retries_stop_at_the_deadline(case, simulator):
+    flaky = FlakyTransport(failures=100, status=503)
+    harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=50, base_delay_s=0.05), inner=flaky)
+    started = time.monotonic()
+    try:
+        fragment = await harness.run(case.happy, deadline_s=0.4)
+    finally:
+        await harness.aclose()
+    assert time.monotonic() - started < 0.5
+    assert 2 <= flaky.seen < 50
+    # Whatever came last before the deadline is reported; nothing is published after it.
+    assert fragment is None or (fragment.status == "error" and fragment.error is not None)
+
+
+async def test_circuit_opens_while_the_source_is_down_and_closes_when_it_is_back(case, simulator):
+    breaker = CircuitBreaker(failure_threshold=3, reset_timeout_s=0.3)
+    harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=1), breaker=breaker)
+    try:
+        simulator.set_behaviour("error")
+        for _ in range(3):
+            fragment = await harness.run(case.happy)
+            assert fragment is not None
+            assert fragment.status == "error"
+        assert breaker.state is BreakerState.OPEN
+        calls_before = len(simulator.received())
+        fragment = await harness.run(case.happy)
+        assert fragment is not None
+        assert fragment.error is not None
+        assert fragment.error.code == "circuit_open"
+        assert fragment.duration_ms < 50
+        assert len(simulator.received()) == calls_before, "an open circuit does not call the source"
+
+        simulator.set_behaviour("ok")
+        await asyncio.sleep(0.35)
+        assert_outcome(await harness.run(case.happy), case.happy)
+        assert breaker.state is BreakerState.CLOSED
+    finally:
+        await harness.aclose()
