@@ -148,9 +148,11 @@ class Harness:
         self.published.append(fragment)
 
     async def run(self, scenario: Scenario, deadline_s: float = 5.0) -> FragmentProduced | None:
-        before = len(self.published)
-        await self.runtime.handle(lookup_for(self.case, scenario, deadline_s))
-        return self.published[-1] if len(self.published) > before else None
+        request = lookup_for(self.case, scenario, deadline_s)
+        await self.runtime.handle(request)
+        # Runs may overlap (batching tests): hand back this request's own fragment.
+        mine = [f for f in self.published if f.request_id == request.request_id]
+        return mine[-1] if mine else None
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,124 @@
+"""BRP-specific behaviour: what reaches the BRP (fields, protocol headers) and batching of Raadpleeg lookups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from iko_brp_connector.source import BrpSettings, BrpSource
+from iko_sandbox.brp.app import create_brp_app
+from iko_shared.contracts import Identifier, RequestContext
+from pydantic import SecretStr
+
+from tests.contract.cases import API_KEY, BRP, BSN
+from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
+
+BSNS = ["999993653", "999990408", "999994086", "999991838", "999992557"]
+
+
+@pytest.fixture(scope="module")
+def brp_simulator() -> Iterator[Simulator]:
+    with serve_simulator(create_brp_app(api_key=API_KEY)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def simulator(brp_simulator: Simulator) -> Iterator[Simulator]:
+    brp_simulator.reset()
+    yield brp_simulator
+    brp_simulator.reset()
+
+
+def case_with(**settings: object) -> ConnectorCase:
+    def make(url: str) -> tuple[BrpSource, BrpSettings]:
+        s = BrpSettings(base_url=url, api_key=SecretStr(API_KEY), **settings)  # type: ignore[arg-type]
+        return BrpSource(s), s
+
+    return ConnectorCase("brp", make, BRP.make_simulator, BRP.happy, BRP.not_found)
+
+
+@pytest.fixture
+async def harness(simulator: Simulator) -> AsyncIterator[Harness]:
+    running = Harness(case_with(origin_oin="00000001234567890000", batch_window_ms=5), simulator)
+    yield running
+    await running.aclose()
+
+
+def raadpleeg(bsn: str, fields: list[str], context: RequestContext | None = None) -> Scenario:
+    return Scenario(
+        "raadpleeg",
+        "RaadpleegMetBurgerservicenummer",
+        Identifier(type="bsn", value=bsn),
+        fields=fields,
+        context=context or RequestContext(),
+    )
+
+
+async def test_profile_fields_and_protocol_headers_reach_the_brp(harness: Harness, simulator: Simulator):
+    context = RequestContext(doelbinding="BRPACT-Wmo", verwerking="Beoordelen aanvraag", gebruiker="medewerker-17")
+    fragment = await harness.run(raadpleeg(BSN.value, ["naam.voornamen", "geboorte.datum"], context))
+    assert fragment is not None
+    assert fragment.status == "ok"
+    assert set(fragment.data) == {"naam", "geboorte"}, "nothing beyond the fields asked"
+    [received] = simulator.received()
+    assert received["path"] == "/personen"
+    # The profile's fields, plus the one the batcher needs to hand answers back (and removes again).
+    assert received["json"]["fields"] == ["naam.voornamen", "geboorte.datum", "burgerservicenummer"]
+    assert received["json"]["burgerservicenummer"] == [BSN.value]
+    assert BSN.value not in received["path"] + received["query"], "the BSN travels in the body only"
+    headers = received["headers"]
+    assert headers["x-api-key"] == API_KEY
+    assert headers["x-doelbinding"] == "BRPACT-Wmo"
+    assert headers["x-verwerking"] == "Beoordelen aanvraag"
+    assert headers["x-gebruiker"] == "medewerker-17"
+    assert headers["x-origin-oin"] == "00000001234567890000"
+
+
+async def test_concurrent_lookups_share_one_call_and_each_gets_its_own_person(harness, simulator):
+    fragments = await asyncio.gather(*(harness.run(raadpleeg(bsn, ["naam"])) for bsn in BSNS))
+    calls = simulator.received()
+    assert len(calls) == 1
+    assert sorted(calls[0]["json"]["burgerservicenummer"]) == sorted(BSNS)
+    assert all(f is not None and f.status == "ok" for f in fragments)
+    # burgerservicenummer was added to route the answers and taken out again: the profile asked only naam.
+    assert all(set(f.data) == {"naam"} for f in fragments if f is not None)
+    names = {f.data["naam"]["geslachtsnaam"] for f in fragments if f is not None}
+    assert len(names) > 1, "each lookup got its own person"
+
+
+async def test_different_purposes_are_never_batched_together(harness, simulator):
+    await asyncio.gather(
+        harness.run(raadpleeg(BSNS[0], ["naam"], RequestContext(doelbinding="A"))),
+        harness.run(raadpleeg(BSNS[1], ["naam"], RequestContext(doelbinding="B"))),
+    )
+    calls = simulator.received()
+    assert len(calls) == 2
+    assert {c["headers"]["x-doelbinding"] for c in calls} == {"A", "B"}
+
+
+async def test_a_batch_of_21_is_split_at_the_brp_maximum_of_20(harness, simulator):
+    bsns = [f"99999{n:04d}" for n in range(21)]
+    await asyncio.gather(*(harness.run(raadpleeg(bsn, ["naam"])) for bsn in bsns))
+    sizes = sorted(len(c["json"]["burgerservicenummer"]) for c in simulator.received())
+    assert sizes == [1, 20]
+
+
+async def test_unknown_person_in_a_batch_is_not_found_for_that_lookup_only(harness):
+    found, missing = await asyncio.gather(
+        harness.run(raadpleeg(BSNS[0], ["naam"])), harness.run(raadpleeg("999990007", ["naam"]))
+    )
+    assert found is not None
+    assert missing is not None
+    assert (found.status, missing.status) == ("ok", "not_found")
+
+
+async def test_a_refused_batch_is_asked_bsn_by_bsn(simulator):
+    # A field the BRP refuses fails the whole batch; split up, each lookup gets its own 400 error.
+    running = Harness(case_with(batch_window_ms=5), simulator)
+    try:
+        fragments = await asyncio.gather(*(running.run(raadpleeg(bsn, ["bestaatNiet"])) for bsn in BSNS[:3]))
+    finally:
+        await running.aclose()
+    assert all(f is not None and f.error is not None and f.error.code == "paramsValidation" for f in fragments)
+    assert len(simulator.received()) == 1 + 3
