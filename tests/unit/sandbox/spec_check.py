@@ -36,6 +36,30 @@ def _patch_catalogi(spec: dict[str, Any]) -> None:
     }
 
 
+def _nullable_refs(node: Any) -> None:
+    """Lets `nullable: true` next to an `allOf` reference accept null, as the ZGW APIs intend.
+
+    The ZGW specs are generated (drf-spectacular) as `{allOf: [$ref], nullable: true}` for
+    fields such as zaakgeometrie and processobject; by the OAS 3.0.3 clarification the null
+    then fails the referenced schema, yet Open Zaak returns null there. Rewritten to
+    `anyOf: [$ref, null]`, which is what the generator meant.
+    """
+    if isinstance(node, dict):
+        for key, value in list(node.items()):
+            if (
+                isinstance(value, dict)
+                and value.get("nullable") is True
+                and isinstance(value.get("allOf"), list)
+                and len(value["allOf"]) == 1
+            ):
+                rest = {k: v for k, v in value.items() if k not in ("allOf", "nullable")}
+                node[key] = {**rest, "anyOf": [value["allOf"][0], {"enum": [None], "nullable": True}]}
+            _nullable_refs(node[key])
+    elif isinstance(node, list):
+        for item in node:
+            _nullable_refs(item)
+
+
 def _patch_brp(spec: dict[str, Any]) -> None:
     # The Waardetabel.omschrijving pattern forbids "/" and "+", yet the same repository's
     # tabelwaarden.csv has "geslachtsnaam echtgenoot/geregistreerd partner ..." and its mock
@@ -122,9 +146,12 @@ def openapi(name: str) -> OpenAPI:
     spec["servers"] = [{"url": server}]
     if name == "catalogi":
         _patch_catalogi(spec)
+    if name in ("zaken", "catalogi"):
+        _nullable_refs(spec["components"]["schemas"])
     if name == "brp":
         _patch_brp(spec)
-    _enforce_discriminators(spec)
+        # OAS 3.1 only (if/then); the 3.0 specs' discriminators sit on resources not served here.
+        _enforce_discriminators(spec)
     # The sources' JSON variants (problem+json, hal+json) are JSON too; openapi-core only knows plain JSON.
     config = Config(
         extra_media_type_deserializers={

@@ -22,8 +22,9 @@ Json = dict[str, Any]
 PREFIX = "zaken/api/v1"
 NAMESPACE = uuid.UUID("6f1c3a52-8f3e-4f7e-9a55-3c1f7f0e2b11")
 BRONORGANISATIE = "002220647"  # an RSIN that passes the 11-proof, standing in for the municipality
-# Identifiers that must have zaken whatever their seed says: the demo's person and company.
-ALWAYS_SOME = frozenset({"999993653", "69599084"})
+# Identifiers that must have zaken whatever their seed says: the demo's person, company
+# and the company's hoofdvestiging.
+ALWAYS_SOME = frozenset({"999993653", "69599084", "000038509504"})
 # Enough zaken on one company to exercise `next` links across pages.
 MANY_ZAKEN = {"90006577": 250}
 KVK_SKIPPED = frozenset({"90004973", "90002903", "12345678"})

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from iko_sandbox.zgw.app import create_zgw_app
+
+from tests.unit.sandbox.conftest import zgw_token
+from tests.unit.sandbox.spec_check import HOST, validate_request, validate_response
+
+ZAKEN = "/zaken/api/v1/zaken"
+BSN_FILTER = "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn"
+NNP_FILTER = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId"
+VESTIGING_FILTER = "rol__betrokkeneIdentificatie__vestiging__vestigingsNummer"
+
+
+async def get(client: httpx.AsyncClient, spec: str, url: str, **kwargs: object) -> httpx.Response:
+    response = await client.get(url, **kwargs)  # type: ignore[arg-type]
+    validate_request(spec, response.request)
+    validate_response(spec, response)
+    return response
+
+
+async def test_zaken_of_the_demo_person(zgw: httpx.AsyncClient) -> None:
+    response = await get(zgw, "zaken", ZAKEN, params={BSN_FILTER: "999993653"})
+
+    assert response.status_code == 200
+    assert response.headers["content-crs"] == "EPSG:4326"
+    body = response.json()
+    assert body["count"] >= 1
+    assert body["next"] is None
+    assert any(zaak["einddatum"] is None for zaak in body["results"])
+    for zaak in body["results"]:
+        assert zaak["zaaktype"].startswith(f"{HOST}/catalogi/api/v1/zaaktypen/")
+
+
+async def test_zaken_are_deterministic(zgw: httpx.AsyncClient) -> None:
+    first = (await get(zgw, "zaken", ZAKEN, params={BSN_FILTER: "999993653"})).json()
+    second = (await get(zgw, "zaken", ZAKEN, params={BSN_FILTER: "999993653"})).json()
+
+    assert first == second
+
+
+async def test_zaken_of_the_demo_company_by_kvk_nummer_and_vestiging(zgw: httpx.AsyncClient) -> None:
+    by_kvk = (await get(zgw, "zaken", ZAKEN, params={NNP_FILTER: "69599084"})).json()
+    by_vestiging = (await get(zgw, "zaken", ZAKEN, params={VESTIGING_FILTER: "000038509504"})).json()
+
+    assert by_kvk["count"] >= 1
+    assert by_vestiging["count"] >= 1
+    assert not {z["url"] for z in by_kvk["results"]} & {z["url"] for z in by_vestiging["results"]}
+
+
+async def test_unknown_bsn_has_no_zaken(zgw: httpx.AsyncClient) -> None:
+    body = (await get(zgw, "zaken", ZAKEN, params={BSN_FILTER: "123456782"})).json()
+
+    assert body == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+async def test_open_and_closed_zaken_exist_across_the_test_persons(zgw: httpx.AsyncClient) -> None:
+    body = (await get(zgw, "zaken", ZAKEN)).json()
+
+    assert body["count"] > 500
+    assert len(body["results"]) == 100
+    statuses = {zaak["einddatum"] is None for zaak in body["results"]}
+    assert statuses == {True, False}
+    assert len({zaak["zaaktype"] for zaak in body["results"]}) >= 3
+
+
+async def test_pagination_follows_next(zgw: httpx.AsyncClient) -> None:
+    seen: list[str] = []
+    url: str | None = f"{ZAKEN}?{NNP_FILTER}=90006577"
+    pages = 0
+    while url:
+        body = (await get(zgw, "zaken", url)).json()
+        seen.extend(zaak["url"] for zaak in body["results"])
+        url = body["next"]
+        pages += 1
+
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 250
+
+
+async def test_page_beyond_the_last_is_404(zgw: httpx.AsyncClient) -> None:
+    # Not spec-validated: the spec lists no 404 for the list, but Django REST framework (and
+    # so Open Zaak) answers an invalid page with one.
+    response = await zgw.get(ZAKEN, params={BSN_FILTER: "999993653", "page": 9})
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_accept_crs_is_required(zgw: httpx.AsyncClient) -> None:
+    response = await zgw.get(ZAKEN, params={BSN_FILTER: "999993653"}, headers={"Accept-Crs": ""})
+    del response
+    client_headers = {k: v for k, v in zgw.headers.items() if k.lower() != "accept-crs"}
+    async with httpx.AsyncClient(transport=zgw._transport, base_url=HOST, headers=client_headers) as bare:
+        missing = await bare.get(ZAKEN, params={BSN_FILTER: "999993653"})
+    wrong = await zgw.get(ZAKEN, params={BSN_FILTER: "999993653"}, headers={"Accept-Crs": "EPSG:28992"})
+
+    validate_response("zaken", missing)
+    assert missing.status_code == 412
+    assert missing.json()["code"] == "precondition_failed"
+    assert wrong.status_code == 406
+
+
+async def test_too_long_bsn_filter_is_a_400(zgw: httpx.AsyncClient) -> None:
+    response = await zgw.get(ZAKEN, params={BSN_FILTER: "9999936530"})
+    validate_response("zaken", response)
+
+    assert response.status_code == 400
+    assert response.json()["invalidParams"][0]["name"] == BSN_FILTER
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer not-a-jwt",
+        f"Bearer {zgw_token(secret='wrong-secret')}",
+        f"Bearer {zgw_token(client_id='someone-else')}",
+        f"Token {zgw_token()}",
+    ],
+)
+async def test_invalid_authorization_is_403(zgw_app: object, authorization: str | None) -> None:
+    headers = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}
+    if authorization:
+        headers["Authorization"] = authorization
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=zgw_app), base_url=HOST) as client:  # type: ignore[arg-type]
+        response = await client.get(ZAKEN, params={BSN_FILTER: "999993653"}, headers=headers)
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "permission_denied"
+
+
+async def test_secret_and_client_id_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IKO_SANDBOX_ZGW_SECRET", "another-secret-of-sufficient-length")
+    monkeypatch.setenv("IKO_SANDBOX_ZGW_CLIENT_ID", "pipeline")
+    app = create_zgw_app()
+    good = zgw_token(secret="another-secret-of-sufficient-length", client_id="pipeline")
+    headers = {"Accept-Crs": "EPSG:4326", "Authorization": f"Bearer {good}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HOST) as client:
+        accepted = await client.get(ZAKEN, params={BSN_FILTER: "999993653"}, headers=headers)
+        refused = await client.get(
+            ZAKEN, params={BSN_FILTER: "999993653"}, headers={**headers, "Authorization": f"Bearer {zgw_token()}"}
+        )
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 403
+
+
+async def test_zaaktype_status_and_statustype_resolve(zgw: httpx.AsyncClient) -> None:
+    zaken = (await get(zgw, "zaken", ZAKEN, params={BSN_FILTER: "999993653"})).json()["results"]
+    zaak = next(z for z in zaken if z["status"])
+
+    zaaktype = await get(zgw, "catalogi", zaak["zaaktype"])
+    status = await get(zgw, "zaken", zaak["status"])
+    statustype = await get(zgw, "catalogi", status.json()["statustype"])
+
+    assert zaaktype.status_code == status.status_code == statustype.status_code == 200
+    assert zaaktype.json()["omschrijving"]
+    assert zaaktype.json()["concept"] is False
+    assert status.json()["zaak"] == zaak["url"]
+    assert status.json()["indicatieLaatstGezetteStatus"] is True
+    assert statustype.json()["zaaktype"] == zaak["zaaktype"]
+
+
+async def test_closed_zaken_end_in_the_final_status(zgw: httpx.AsyncClient) -> None:
+    zaken = (await get(zgw, "zaken", ZAKEN)).json()["results"]
+    closed = [z for z in zaken if z["einddatum"]]
+
+    assert closed
+    for zaak in closed[:5]:
+        status = (await zgw.get(zaak["status"])).json()
+        statustype = (await zgw.get(status["statustype"])).json()
+        assert statustype["isEindstatus"] is True
+
+
+async def test_zaaktypen_list_defaults_to_definitief(zgw: httpx.AsyncClient) -> None:
+    default = (await get(zgw, "catalogi", "/catalogi/api/v1/zaaktypen")).json()
+    concept = (await get(zgw, "catalogi", "/catalogi/api/v1/zaaktypen", params={"status": "concept"})).json()
+
+    assert default["count"] == 4
+    assert {z["omschrijving"] for z in default["results"]} >= {
+        "Aanvraag financiële ondersteuning ondernemers behandelen v4"
+    }
+    assert concept["count"] == 0
+
+
+async def test_unknown_zaak_and_zaaktype_are_404(zgw: httpx.AsyncClient) -> None:
+    zaak = await get(zgw, "zaken", f"{ZAKEN}/00000000-0000-4000-8000-000000000000")
+    zaaktype = await zgw.get("/catalogi/api/v1/zaaktypen/00000000-0000-4000-8000-000000000000")
+
+    assert zaak.status_code == zaaktype.status_code == 404
