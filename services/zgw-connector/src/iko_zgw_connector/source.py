@@ -1,15 +1,64 @@
-"""ZGW Zaken API 1.5: the zaken in which the person or company has a role, following ``next`` page by page."""
+"""ZGW Zaken API 1.5: the zaken in which a person or company has a role, named from the Catalogi API.
+
+Operation ``zaken`` — ``GET {zaken_path}/zaken`` with ``Accept-Crs: EPSG:4326``, filtered on the rol's betrokkene:
+
+- a ``bsn`` identifier: ``rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn``;
+- a ``kvk`` identifier: ``rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId`` (Zaken 1.5 has no
+  kvkNummer filter; the innNnpId, "the number a chamber gave the niet-natuurlijk persoon", is where case systems
+  register it). ``IKO_ZGW_KVK_FILTER`` selects the ``...nietNatuurlijkPersoon__kvkNummer`` filter of later
+  Zaken API versions instead;
+- ``params.vestigingsnummer``, when given, instead of the identifier:
+  ``rol__betrokkeneIdentificatie__vestiging__vestigingsNummer``.
+
+Pages are followed through ``next`` until there is none or ``params.max_pages`` (default ``IKO_ZGW_MAX_PAGES``)
+pages are read. Each zaak's zaaktype is read from the Catalogi API (its URL is in the zaak) and, with
+``params.include: ["status"]``, its current status (``zaak.status``) and that status's statustype. Catalogue
+resources are cached per process for ``IKO_ZGW_CATALOGI_TTL_S``; statuses are the zaak's own data and never kept.
+
+Data::
+
+    {"count": <the API's count of matching zaken>,
+     "complete": <true when every page was read>,
+     "zaken": [<the Zaak as the API gives it, plus:
+                "zaaktype_omschrijving": <the zaaktype's omschrijving, or null>,
+                and with include status:
+                "status_omschrijving": <the current statustype's omschrijving, or null>,
+                "status_datum_gezet": <the status's datumStatusGezet, or null>>],
+     "warnings": [{"code", "message"}, ...]}
+
+Keys in snake_case are IKO's additions; the Zaken API's own are camelCase. No zaken is ``ok`` with an empty list
+(a person without cases is an answer). A name that could not be read (the catalogue answered an error, or its URL
+is on another host) is ``null`` with a warning naming why: the zaken are still the answer.
+
+Every URL the API hands out is absolute. Such a URL is fetched through the same client — so retries and the
+circuit breaker apply — only when it is under the base URL (or one of ``IKO_ZGW_TRUSTED_URLS``): the token is
+never sent elsewhere. A ``next`` link elsewhere makes the fetch an error (``foreign_url``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Literal
 
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from iko_zgw_connector.catalogue import CatalogueCache
 from iko_zgw_connector.token import ZgwToken
+
+BSN_FILTER = "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn"
+KvkFilter = Literal[
+    "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId",
+    "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__kvkNummer",
+]
+INN_NNP_ID_FILTER: KvkFilter = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId"
+KVK_NUMMER_FILTER: KvkFilter = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__kvkNummer"
+VESTIGING_FILTER = "rol__betrokkeneIdentificatie__vestiging__vestigingsNummer"
+INCLUDES = frozenset({"status"})
+# Catalogue and status calls in flight at once for one fetch.
+ENRICH_CONCURRENCY = 10
 
 
 class ZgwSettings(SourceHttpSettings):
@@ -20,14 +69,12 @@ class ZgwSettings(SourceHttpSettings):
     client_id: str = "iko"
     secret: SecretStr = SecretStr("iko-sandbox-secret")
     max_pages: int = 5
-
-
-# Zaken 1.5 has no kvkNummer filter: a company's rol carries its number as the niet-natuurlijk persoon's
-# innNnpId, as zaakafhandelcomponenten register it.
-FILTER_BY_IDENTIFIER = {
-    "bsn": "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn",
-    "kvk": "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId",
-}
+    # How long a zaaktype or statustype is kept (0: not kept; concurrent requests still share one fetch).
+    catalogi_ttl_s: float = 3600.0
+    # The filter a kvkNummer is looked up with: innNnpId (Zaken API 1.5) or kvkNummer (later versions).
+    kvk_filter: KvkFilter = INN_NNP_ID_FILTER
+    # Base URLs besides base_url whose resources may be fetched with the token (a Catalogi API elsewhere).
+    trusted_urls: list[str] = Field(default_factory=list)
 
 
 def problem_error(response: httpx.Response) -> SourceError:
@@ -45,39 +92,157 @@ def problem_error(response: httpx.Response) -> SourceError:
     return SourceError(code, message, details)
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
+
+
+class UrlGuard:
+    """Admits a URL only under one of the trusted base URLs; a relative one is resolved against the client's."""
+
+    def __init__(self, base_urls: list[str]) -> None:
+        self._bases = [(_origin(u), u.path.rstrip("/") + "/") for u in map(httpx.URL, base_urls)]
+
+    def admit(self, url: str) -> str:
+        target = httpx.URL(url)
+        if not target.is_absolute_url:
+            return url
+        origin = _origin(target)
+        if any(origin == o and (target.path.rstrip("/") + "/").startswith(p) for o, p in self._bases):
+            return url
+        # The host only: the URL itself may carry a BSN in its query.
+        raise SourceError(
+            "foreign_url",
+            f"refused to follow a URL on {target.host}: it is not under the ZGW base URL",
+            {"host": target.host},
+        )
+
+
+def _include(value: Any) -> set[str]:
+    if value is None:
+        return set()
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SourceError("invalid_query", "include must be a list of names")
+    wanted = {n.strip() for n in names if n.strip()}
+    if wanted - INCLUDES:
+        raise SourceError("invalid_query", f"include has unknown names {sorted(wanted - INCLUDES)}; known: status")
+    return wanted
+
+
+def _max_pages(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        pages = int(value)
+    except (TypeError, ValueError):
+        pages = 0
+    if pages < 1:
+        raise SourceError("invalid_query", "max_pages must be a positive number")
+    return pages
+
+
 class ZgwSource:
     name = "zgw"
 
-    def __init__(self, settings: ZgwSettings) -> None:
+    def __init__(self, settings: ZgwSettings, token: ZgwToken | None = None, cache: CatalogueCache | None = None):
         self._settings = settings
-        self._token = ZgwToken(settings.client_id, settings.secret.get_secret_value())
+        self._token = token or ZgwToken(settings.client_id, settings.secret.get_secret_value())
+        self.catalogue = cache or CatalogueCache(settings.catalogi_ttl_s)
+        self._guard = UrlGuard([settings.base_url, *settings.trusted_urls])
 
     def operations(self) -> frozenset[str]:
         return frozenset({"zaken"})
 
+    def _filter(self, ctx: FetchContext) -> tuple[str, str]:
+        vestigingsnummer = ctx.query.params.get("vestigingsnummer")
+        if vestigingsnummer is not None:
+            return VESTIGING_FILTER, str(vestigingsnummer)
+        kind, value = ctx.identifier("bsn", "kvk")
+        return (BSN_FILTER if kind == "bsn" else self._settings.kvk_filter), value
+
+    def _headers(self, ctx: FetchContext) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token.bearer()}", "Accept": "application/json", **ctx.extra_headers}
+
+    async def _get(
+        self, ctx: FetchContext, url: str, params: dict[str, str] | None = None, crs: bool = False
+    ) -> dict[str, Any]:
+        headers = self._headers(ctx)
+        if crs:
+            headers["Accept-Crs"] = "EPSG:4326"
+        response = await ctx.client.get(self._guard.admit(url), params=params, headers=headers, timeout=ctx.remaining())
+        if response.status_code != 200:
+            raise problem_error(response)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise SourceError("invalid_response", "ZGW answered with something other than an object")
+        return body
+
     async def fetch(self, ctx: FetchContext) -> FetchResult:
-        kind, value = ctx.identifier(*FILTER_BY_IDENTIFIER)
-        filter_name = FILTER_BY_IDENTIFIER[kind]
-        headers = {
-            "Authorization": f"Bearer {self._token.bearer()}",
-            "Accept": "application/json",
-            "Accept-Crs": "EPSG:4326",
-            **ctx.extra_headers,
-        }
-        max_pages = int(ctx.query.params.get("max_pages", self._settings.max_pages))
+        filter_name, value = self._filter(ctx)
+        include = _include(ctx.query.params.get("include"))
+        max_pages = _max_pages(ctx.query.params.get("max_pages"), self._settings.max_pages)
         url: str | None = f"{self._settings.zaken_path}/zaken"
         params: dict[str, str] | None = {filter_name: value}
-        zaken: list[Any] = []
+        zaken: list[dict[str, Any]] = []
         count = 0
         pages = 0
         while url is not None and pages < max_pages:
-            response = await ctx.client.get(url, params=params, headers=headers, timeout=ctx.remaining())
-            if response.status_code != 200:
-                raise problem_error(response)
-            page = response.json()
-            count = int(page.get("count", 0))
-            zaken.extend(page.get("results") or [])
+            page = await self._get(ctx, url, params, crs=True)
+            count = int(page.get("count") or 0)
+            zaken.extend(z for z in page.get("results") or [] if isinstance(z, dict))
             # ``next`` is an absolute URL carrying the filter already.
-            url, params = page.get("next"), None
+            url, params = page.get("next") or None, None
             pages += 1
-        return FetchResult.ok({"count": count, "zaken": zaken, "complete": url is None})
+        warnings: list[dict[str, Any]] = []
+        enriched = await self._enrich(ctx, zaken, "status" in include, warnings)
+        return FetchResult.ok({"count": count, "complete": url is None, "zaken": enriched, "warnings": warnings})
+
+    async def _enrich(
+        self, ctx: FetchContext, zaken: list[dict[str, Any]], with_status: bool, warnings: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        limit = asyncio.Semaphore(ENRICH_CONCURRENCY)
+
+        def warn(exc: SourceError) -> None:
+            warning = {"code": exc.code, "message": exc.message}
+            if warning not in warnings:
+                warnings.append(warning)
+
+        async def catalogue_name(url: Any) -> str | None:
+            if not isinstance(url, str) or not url:
+                return None
+            try:
+                resource = await self.catalogue.get(self._guard.admit(url), lambda: self._limited(ctx, url, limit))
+            except SourceError as exc:
+                warn(exc)
+                return None
+            omschrijving = resource.get("omschrijving")
+            return str(omschrijving) if omschrijving is not None else None
+
+        async def one(zaak: dict[str, Any]) -> dict[str, Any]:
+            result = {**zaak, "zaaktype_omschrijving": await catalogue_name(zaak.get("zaaktype"))}
+            if with_status:
+                result["status_omschrijving"] = None
+                result["status_datum_gezet"] = None
+                status_url = zaak.get("status")
+                if isinstance(status_url, str) and status_url:
+                    try:
+                        status = await self._limited(ctx, status_url, limit)
+                    except SourceError as exc:
+                        warn(exc)
+                    else:
+                        result["status_datum_gezet"] = status.get("datumStatusGezet")
+                        result["status_omschrijving"] = await catalogue_name(status.get("statustype"))
+            return result
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(zaak)) for zaak in zaken]
+        except BaseExceptionGroup as failed:
+            # A timeout or a lost connection: the runtime reports it as for any other call.
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    async def _limited(self, ctx: FetchContext, url: str, limit: asyncio.Semaphore) -> dict[str, Any]:
+        async with limit:
+            return await self._get(ctx, url)
