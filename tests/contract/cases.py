@@ -36,16 +36,60 @@ def _brp_found_some(fragment: FragmentProduced) -> None:
 
 def _kvk_profile(fragment: FragmentProduced) -> None:
     assert fragment.data["kvkNummer"] == "69599084"
-    assert fragment.data["naam"]
+    assert fragment.data["naam"] == "Test EMZ Dagobert"
+    self_links = [link["href"] for link in fragment.data["links"] if link["rel"] == "self"]
+    assert len(self_links) == 1
+    assert self_links[0].endswith("/v1/basisprofielen/69599084")
+    assert "_links" not in fragment.data
+    # Nothing was asked to be included.
+    assert not {"hoofdvestiging", "vestigingen", "eigenaar"} & set(fragment.data)
+
+
+def _kvk_dagobert_hits(fragment: FragmentProduced) -> None:
+    page = fragment.data
+    assert (page["pagina"], page["totaal"]) == (1, 2)
+    assert {r["vestigingsnummer"] for r in page["resultaten"]} == {"000038509504", "000038509520"}
+    assert all(r["kvkNummer"] == "69599084" for r in page["resultaten"])
+    assert all(isinstance(r["links"], list) and "_links" not in r for r in page["resultaten"])
+
+
+def _kvk_naam_hits(fragment: FragmentProduced) -> None:
+    page = fragment.data
+    assert page["resultaten"], "the naam search finds Dagobert"
+    assert page["totaal"] >= len(page["resultaten"])
+    assert "69599084" in {r["kvkNummer"] for r in page["resultaten"]}
+    assert all("dagobert" in r["naam"].lower() or r["kvkNummer"] == "69599084" for r in page["resultaten"])
+
+
+def _kvk_no_hits(fragment: FragmentProduced) -> None:
+    assert fragment.data == {"pagina": 1, "resultatenPerPagina": 10, "totaal": 0, "resultaten": []}
+
+
+def _kvk_vestiging(fragment: FragmentProduced) -> None:
+    assert fragment.data["vestigingsnummer"] == "000038509520"
+    assert fragment.data["kvkNummer"] == "69599084"
+    assert fragment.data["eersteHandelsnaam"] == "Test EMZ Nevenvestiging Govert"
+    assert fragment.data["indHoofdvestiging"] == "Nee"
 
 
 def _zaken(fragment: FragmentProduced) -> None:
-    assert fragment.data["zaken"], "the sandbox has zaken for the test identifiers"
-    assert fragment.data["count"] == len(fragment.data["zaken"])
+    data = fragment.data
+    assert data["zaken"], "the sandbox has zaken for the test identifiers"
+    assert data["count"] == len(data["zaken"])
+    assert (data["complete"], data["warnings"]) == (True, [])
+    assert all(isinstance(z["zaaktype_omschrijving"], str) and z["zaaktype_omschrijving"] for z in data["zaken"])
+    assert all("status_omschrijving" not in z for z in data["zaken"]), "status only when asked"
+
+
+def _zaken_with_status(fragment: FragmentProduced) -> None:
+    named = [z for z in fragment.data["zaken"] if z["status_omschrijving"]]
+    assert fragment.data["zaken"]
+    assert len(named) == len(fragment.data["zaken"]), "every sandbox zaak has a status"
+    assert all(z["status_datum_gezet"] for z in fragment.data["zaken"])
 
 
 def _no_zaken(fragment: FragmentProduced) -> None:
-    assert fragment.data["zaken"] == []
+    assert fragment.data == {"count": 0, "complete": True, "zaken": [], "warnings": []}
 
 
 BRP = ConnectorCase(
@@ -129,6 +173,51 @@ KVK_CASE = ConnectorCase(
             status="error",
             error_code="IPD1999",
         ),
+        Scenario(
+            "malformed vestigingsnummer",
+            "vestigingsprofiel",
+            params={"vestigingsnummer": "12345"},
+            status="error",
+            error_code="IPD0006",
+        ),
+        Scenario(
+            "malformed kvkNummer",
+            "basisprofiel",
+            Identifier(type="kvk", value="1234567"),
+            status="error",
+            error_code="IPD0004",
+        ),
+        Scenario(
+            "zoeken with a malformed postcode",
+            "zoeken",
+            params={"postcode": "12"},
+            status="error",
+            error_code="IPD5203",
+        ),
+    ],
+    searches=[
+        Scenario("zoeken by kvkNummer", "zoeken", params={"kvkNummer": "69599084"}, check=_kvk_dagobert_hits),
+        Scenario("zoeken by naam", "zoeken", params={"naam": "Dagobert"}, check=_kvk_naam_hits),
+        Scenario("zoeken by the request's kvk identifier", "zoeken", KVK, check=_kvk_dagobert_hits),
+        Scenario(
+            "zoeken without results",
+            "zoeken",
+            params={"naam": "Bestaatnietvanachter"},
+            status="not_found",
+            check=_kvk_no_hits,
+        ),
+        Scenario(
+            "vestigingsprofiel",
+            "vestigingsprofiel",
+            params={"vestigingsnummer": "000038509520"},
+            check=_kvk_vestiging,
+        ),
+        Scenario(
+            "unknown vestigingsnummer",
+            "vestigingsprofiel",
+            params={"vestigingsnummer": "999999999999"},
+            status="not_found",
+        ),
     ],
 )
 
@@ -139,8 +228,37 @@ ZGW = ConnectorCase(
     happy=Scenario("zaken of a person", "zaken", BSN, check=_zaken),
     # A person without zaken is an answer, not an absence: ok with an empty list.
     not_found=Scenario("zaken of a stranger", "zaken", UNKNOWN_BSN, check=_no_zaken),
-    errors=[],
-    searches=[Scenario("zaken of a company", "zaken", KVK, check=_zaken)],
+    errors=[
+        # The Zaken API's own validation (maxLength 9 of inpBsn): 400 "invalid" with invalidParams.
+        Scenario(
+            "a bsn longer than the filter allows",
+            "zaken",
+            Identifier(type="bsn", value="9999936530"),
+            status="error",
+            error_code="invalid",
+        ),
+        Scenario(
+            "a vestigingsnummer longer than the filter allows",
+            "zaken",
+            KVK,
+            params={"vestigingsnummer": "0" * 25},
+            status="error",
+            error_code="invalid",
+        ),
+        Scenario(
+            "an unknown include",
+            "zaken",
+            BSN,
+            params={"include": ["besluiten"]},
+            status="error",
+            error_code="invalid_query",
+        ),
+    ],
+    searches=[
+        Scenario("zaken of a company", "zaken", KVK, check=_zaken),
+        Scenario("zaken of a vestiging", "zaken", KVK, params={"vestigingsnummer": "000038509504"}, check=_zaken),
+        Scenario("zaken with their status", "zaken", BSN, params={"include": ["status"]}, check=_zaken_with_status),
+    ],
 )
 
 CASES = [BRP, KVK_CASE, ZGW]
