@@ -348,3 +348,32 @@ def test_gba_dates_become_v2_date_objects() -> None:
 
 def test_voorletters_keep_initials_that_are_already_abbreviated() -> None:
     assert voorletters("Theodoor-Christiaan R. Philip") == "T.R.P."
+
+
+async def test_in_onderzoek_travels_with_the_field_it_marks(brp: httpx.AsyncClient) -> None:
+    # 999971074: GBA marks 01.02.10 (voornamen) as under investigation since 2015-10-10.
+    naam = await raadpleeg(brp, ["999971074"], ["naam.voornamen", "naam.geslachtsnaam"])
+    other = await raadpleeg(brp, ["999971074"], ["naam.geslachtsnaam", "geslacht"])
+
+    onderzoek = naam.json()["personen"][0]["naam"]["inOnderzoek"]
+    assert onderzoek["voornamen"] is True
+    assert "geslachtsnaam" not in onderzoek
+    assert onderzoek["datumIngangOnderzoek"]["datum"] == "2015-10-10"
+    assert "inOnderzoek" not in other.json()["personen"][0]["naam"]
+
+
+async def test_whole_category_in_onderzoek_marks_the_verblijfplaats(brp: httpx.AsyncClient) -> None:
+    # 000009830: category 08 (verblijfplaats) is under investigation.
+    response = await raadpleeg(brp, ["000009830"], ["verblijfplaats.verblijfadres.postcode"])
+
+    verblijfplaats = response.json()["personen"][0]["verblijfplaats"]
+    assert verblijfplaats["verblijfadres"]["inOnderzoek"]["postcode"] is True
+    assert verblijfplaats["inOnderzoek"]["type"] is True
+
+
+async def test_in_onderzoek_cannot_be_asked_for(brp: httpx.AsyncClient) -> None:
+    response = await brp.post(
+        "/personen", json={"type": RAADPLEEG, "burgerservicenummer": ["999971074"], "fields": ["naam.inOnderzoek"]}
+    )
+
+    assert response.status_code == 400

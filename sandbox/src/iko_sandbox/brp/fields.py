@@ -95,16 +95,17 @@ def _select(value: Any, tree: Tree | bool) -> Any:
     if out and "type" in value:
         # Polymorphic objects are unreadable without their discriminator.
         out = {"type": value["type"], **out}
-    if out and isinstance(value.get("inOnderzoek"), dict):
-        onderzoek = _onderzoek_for(value["inOnderzoek"], out)
+    if isinstance(value.get("inOnderzoek"), dict):
+        onderzoek = _onderzoek_for(value["inOnderzoek"], requested=set(tree) | set(out))
         if onderzoek:
             out["inOnderzoek"] = onderzoek
     return out
 
 
-def _onderzoek_for(onderzoek: dict[str, Any], delivered: dict[str, Any]) -> dict[str, Any]:
-    """An inOnderzoek flag travels with the field it marks, never on its own."""
-    flags = {key: flag for key, flag in onderzoek.items() if key in delivered and flag is True}
+def _onderzoek_for(onderzoek: dict[str, Any], requested: set[str]) -> dict[str, Any]:
+    """An inOnderzoek flag travels with the field it marks once that field is asked for,
+    also when the field has no value: the investigation may be why it is empty."""
+    flags = {key: flag for key, flag in onderzoek.items() if key in requested and flag is True}
     if not flags:
         return {}
     dates = {key: value for key, value in onderzoek.items() if key.startswith("datumIngangOnderzoek")}
