@@ -1,0 +1,461 @@
+"""ZGW-specific behaviour of the connector, against the ZGW simulator over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import jwt
+import pytest
+from iko_shared.connector import ResilientTransport, SourceError
+from iko_shared.contracts import FragmentProduced, Identifier
+from iko_zgw_connector.catalogue import CatalogueCache
+from iko_zgw_connector.source import KVK_NUMMER_FILTER, UrlGuard, ZgwSettings, ZgwSource
+from iko_zgw_connector.token import ZgwToken
+from pydantic import SecretStr
+
+from tests.contract.cases import BSN, KVK, ZGW, ZGW_SECRET
+from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
+
+MANY = Identifier(type="kvk", value="90006577")  # 250 zaken: three pages of 100
+LIST_PATH = "/zaken/api/v1/zaken"
+ZAAKTYPE_PATH = "/catalogi/api/v1/zaaktypen/"
+STATUSTYPE_PATH = "/catalogi/api/v1/statustypen/"
+
+
+def zgw_case(
+    secret: str = ZGW_SECRET,
+    token: ZgwToken | None = None,
+    cache: CatalogueCache | None = None,
+    **settings: Any,
+) -> ConnectorCase:
+    def make(url: str) -> tuple[ZgwSource, ZgwSettings]:
+        s = ZgwSettings(base_url=url, secret=SecretStr(secret), **settings)
+        return ZgwSource(s, token=token, cache=cache), s
+
+    return replace(ZGW, make_source=make)
+
+
+@pytest.fixture(scope="module")
+def zgw_simulator() -> Iterator[Simulator]:
+    with serve_simulator(ZGW.make_simulator()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sim(zgw_simulator: Simulator) -> Iterator[Simulator]:
+    zgw_simulator.reset()
+    yield zgw_simulator
+    zgw_simulator.reset()
+
+
+@pytest.fixture
+async def zgw(sim: Simulator) -> AsyncIterator[Harness]:
+    harness = Harness(zgw_case(), sim)
+    yield harness
+    await harness.aclose()
+
+
+def zaken(identifier: Identifier = BSN, **params: Any) -> Scenario:
+    return Scenario("zaken", "zaken", identifier, params=params)
+
+
+def requests_to(sim: Simulator, prefix: str) -> list[dict[str, Any]]:
+    return [r for r in sim.received() if r["path"].startswith(prefix)]
+
+
+def ok(fragment: FragmentProduced | None) -> dict[str, Any]:
+    assert fragment is not None
+    assert fragment.status == "ok", fragment.error
+    data: dict[str, Any] = fragment.data
+    return data
+
+
+# --- which zaken: filters, pages -------------------------------------------------------------------------------
+
+
+async def test_a_person_is_found_by_inp_bsn_with_the_crs_header(zgw: Harness, sim: Simulator):
+    ok(await zgw.run(zaken()))
+    [listed] = requests_to(sim, LIST_PATH)
+    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": ["999993653"]}
+    assert listed["headers"]["accept-crs"] == "EPSG:4326"
+
+
+async def test_a_company_is_found_by_inn_nnp_id(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken(KVK)))
+    assert data["count"] == 3
+    [listed] = requests_to(sim, LIST_PATH)
+    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId": ["69599084"]}
+
+
+async def test_the_kvk_filter_of_later_zaken_versions_can_be_chosen(sim: Simulator):
+    harness = Harness(zgw_case(kvk_filter=KVK_NUMMER_FILTER), sim)
+    try:
+        data = ok(await harness.run(zaken(KVK)))
+    finally:
+        await harness.aclose()
+    assert data["count"] == 3
+    [listed] = requests_to(sim, LIST_PATH)
+    assert parse_qs(listed["query"]) == {KVK_NUMMER_FILTER: ["69599084"]}
+
+
+async def test_a_vestigingsnummer_in_params_replaces_the_identifier(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken(KVK, vestigingsnummer="000038509520")))
+    assert data["count"] == 1
+    [listed] = requests_to(sim, LIST_PATH)
+    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__vestiging__vestigingsNummer": ["000038509520"]}
+
+
+async def test_next_is_followed_until_the_last_page(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken(MANY)))
+    assert (data["count"], len(data["zaken"]), data["complete"]) == (250, 250, True)
+    assert len({z["url"] for z in data["zaken"]}) == 250
+    listed = requests_to(sim, LIST_PATH)
+    assert [parse_qs(r["query"]).get("page") for r in listed] == [None, ["2"], ["3"]]
+    assert all(r["headers"]["accept-crs"] == "EPSG:4326" for r in listed)
+
+
+async def test_max_pages_stops_following_next(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken(MANY, max_pages=2)))
+    assert (data["count"], len(data["zaken"]), data["complete"]) == (250, 200, False)
+    assert len(requests_to(sim, LIST_PATH)) == 2
+
+
+async def test_max_pages_defaults_to_the_setting(sim: Simulator):
+    harness = Harness(zgw_case(max_pages=1), sim)
+    try:
+        data = ok(await harness.run(zaken(MANY)))
+    finally:
+        await harness.aclose()
+    assert (len(data["zaken"]), data["complete"]) == (100, False)
+
+
+@pytest.mark.parametrize("value", [0, -1, "many"])
+async def test_a_senseless_max_pages_is_refused(zgw: Harness, sim: Simulator, value: Any):
+    fragment = await zgw.run(zaken(max_pages=value))
+    assert fragment is not None
+    assert fragment.error is not None
+    assert fragment.error.code == "invalid_query"
+    assert sim.received() == []
+
+
+# --- catalogue names and status ------------------------------------------------------------------------------
+
+
+async def zaaktype_names(sim: Simulator) -> dict[str, str]:
+    """The simulator's zaaktypen, read directly (not through the connector)."""
+    token = ZgwToken("iko", ZGW_SECRET).bearer()
+    async with httpx.AsyncClient(base_url=sim.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        listed = (await client.get("/catalogi/api/v1/zaaktypen", params={"status": "alles"})).json()
+    return {z["url"]: z["omschrijving"] for z in listed["results"]}
+
+
+async def test_every_zaak_is_named_from_its_zaaktype(zgw: Harness, sim: Simulator):
+    names = await zaaktype_names(sim)
+    sim.reset()
+    data = ok(await zgw.run(zaken(MANY)))
+    assert all(z["zaaktype_omschrijving"] == names[z["zaaktype"]] for z in data["zaken"])
+    # 250 zaken, a handful of zaaktypen: one call per zaaktype, concurrent zaken sharing it.
+    assert len(requests_to(sim, ZAAKTYPE_PATH)) == len({z["zaaktype"] for z in data["zaken"]})
+
+
+async def test_the_catalogue_is_kept_between_lookups(zgw: Harness, sim: Simulator):
+    ok(await zgw.run(zaken()))
+    first = len(requests_to(sim, ZAAKTYPE_PATH))
+    assert first >= 1
+    sim.reset()
+    data = ok(await zgw.run(zaken()))
+    assert requests_to(sim, ZAAKTYPE_PATH) == []
+    assert all(z["zaaktype_omschrijving"] for z in data["zaken"])
+
+
+async def test_concurrent_lookups_share_one_catalogue_fetch(zgw: Harness, sim: Simulator):
+    await asyncio.gather(*(zgw.run(zaken()) for _ in range(5)))
+    paths = [r["path"] for r in requests_to(sim, ZAAKTYPE_PATH)]
+    assert paths
+    assert len(paths) == len(set(paths))
+
+
+async def test_the_catalogue_is_fetched_again_after_its_ttl(sim: Simulator):
+    now = [1000.0]
+    cache = CatalogueCache(ttl_s=60, clock=lambda: now[0])
+    harness = Harness(zgw_case(cache=cache), sim)
+    try:
+        ok(await harness.run(zaken()))
+        first = len(requests_to(sim, ZAAKTYPE_PATH))
+        now[0] += 59
+        ok(await harness.run(zaken()))
+        assert len(requests_to(sim, ZAAKTYPE_PATH)) == first, "still fresh"
+        now[0] += 2
+        ok(await harness.run(zaken()))
+        assert len(requests_to(sim, ZAAKTYPE_PATH)) == 2 * first, "expired: fetched again"
+    finally:
+        await harness.aclose()
+
+
+async def test_status_is_read_only_when_asked(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken()))
+    assert requests_to(sim, "/zaken/api/v1/statussen") == []
+    assert all("status_omschrijving" not in z for z in data["zaken"])
+
+
+async def test_the_current_status_is_named_from_its_statustype(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(zaken(include=["status"])))
+    token = ZgwToken("iko", ZGW_SECRET).bearer()
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+        for zaak in data["zaken"]:
+            status = (await client.get(zaak["status"])).json()
+            statustype = (await client.get(status["statustype"])).json()
+            assert zaak["status_omschrijving"] == statustype["omschrijving"]
+            assert zaak["status_datum_gezet"] == status["datumStatusGezet"]
+    assert len(requests_to(sim, "/zaken/api/v1/statussen/")) >= 2 * len(data["zaken"])
+
+
+async def test_include_as_a_string_works(zgw: Harness):
+    data = ok(await zgw.run(zaken(include="status")))
+    assert all(z["status_omschrijving"] for z in data["zaken"])
+
+
+# --- absolute URLs: the same client, never another host ------------------------------------------------------
+
+
+class FailingTransport(httpx.AsyncBaseTransport):
+    """Lets requests through to the simulator, except those ``fail`` picks, answered with ``response``."""
+
+    def __init__(self, fail: Any, status: int, body: dict[str, Any] | None = None, times: int = 10**6) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fail = fail
+        self._status = status
+        self._body = body or {}
+        self._times = times
+        self.failed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.failed < self._times and self._fail(request):
+            self.failed += 1
+            return httpx.Response(self._status, json=self._body, headers={"Retry-After": "0"}, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_catalogue_urls_go_through_the_retrying_client(sim: Simulator):
+    # The first catalogue call answers 503: the retry of the shared transport must cover absolute URLs too.
+    flaky = FailingTransport(lambda r: r.url.path.startswith(ZAAKTYPE_PATH), 503, times=1)
+    harness = Harness(zgw_case(), sim, inner=flaky)
+    try:
+        data = ok(await harness.run(zaken()))
+        transport = harness.client._transport
+        assert isinstance(transport, ResilientTransport)
+        assert transport.attempts == len(sim.received()) + 1
+    finally:
+        await harness.aclose()
+    assert flaky.failed == 1
+    assert (data["warnings"], all(z["zaaktype_omschrijving"] for z in data["zaken"])) == ([], True)
+
+
+async def test_a_catalogue_error_leaves_the_name_empty_with_a_warning(sim: Simulator):
+    problem = {"code": "not_found", "detail": "Niet gevonden."}
+    failing = FailingTransport(lambda r: r.url.path.startswith(ZAAKTYPE_PATH), 404, problem)
+    harness = Harness(zgw_case(), sim, inner=failing)
+    try:
+        data = ok(await harness.run(zaken()))
+    finally:
+        await harness.aclose()
+    assert data["zaken"]
+    assert all(z["zaaktype_omschrijving"] is None for z in data["zaken"])
+    assert data["warnings"] == [{"code": "not_found", "message": "Niet gevonden."}]
+
+
+class ElsewhereTransport(httpx.AsyncBaseTransport):
+    """Makes the simulator believe it is addressed as another host, so every URL it hands out points there.
+
+    Whatever host a request names, it is delivered to the simulator: what reaches it is what the connector asked.
+    """
+
+    def __init__(self, sim: Simulator, host: str = "zgw.elsewhere.example") -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._sim = httpx.URL(sim.url)
+        self._host = host
+        self.hosts: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        request.url = request.url.copy_with(host=self._sim.host, port=self._sim.port)
+        request.headers["Host"] = self._host
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_next_link_to_another_host_is_refused(sim: Simulator):
+    harness = Harness(zgw_case(), sim, inner=ElsewhereTransport(sim))
+    try:
+        fragment = await harness.run(zaken(MANY))
+    finally:
+        await harness.aclose()
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert fragment.error.code == "foreign_url"
+    assert fragment.error.details == {"host": "zgw.elsewhere.example"}
+    assert "90006577" not in fragment.error.message, "the refused URL's query (an identifier) is not repeated"
+    assert len(requests_to(sim, LIST_PATH)) == 1, "the second page was not asked anywhere"
+
+
+async def test_catalogue_and_status_urls_on_another_host_are_not_followed(sim: Simulator):
+    harness = Harness(zgw_case(), sim, inner=ElsewhereTransport(sim))
+    try:
+        data = ok(await harness.run(zaken(include=["status"])))
+    finally:
+        await harness.aclose()
+    assert data["zaken"]
+    assert all(z["zaaktype_omschrijving"] is None and z["status_omschrijving"] is None for z in data["zaken"])
+    assert {w["code"] for w in data["warnings"]} == {"foreign_url"}
+    assert [r["path"] for r in sim.received()] == [LIST_PATH], "nothing but the list was asked"
+
+
+def test_url_guard_admits_only_urls_under_a_trusted_base():
+    guard = UrlGuard(["https://zgw.example/api", "https://catalogi.example:8443"])
+    assert guard.admit("https://zgw.example/api/zaken/api/v1/zaken?page=2")
+    assert guard.admit("https://zgw.example:443/api/catalogi/x")
+    assert guard.admit("https://catalogi.example:8443/catalogi/api/v1/zaaktypen/1")
+    assert guard.admit("/zaken/api/v1/zaken") == "/zaken/api/v1/zaken"
+    for foreign in (
+        "http://zgw.example/api/zaken",  # another scheme: the token would travel in clear
+        "https://zgw.example/apix/zaken",
+        "https://zgw.example/other",
+        "https://zgw.example.evil/api/zaken",
+        "https://catalogi.example/catalogi",  # another port
+    ):
+        with pytest.raises(SourceError) as refused:
+            guard.admit(foreign)
+        assert refused.value.code == "foreign_url"
+
+
+async def test_a_trusted_url_elsewhere_may_be_followed(sim: Simulator):
+    elsewhere = ElsewhereTransport(sim)
+    harness = Harness(zgw_case(trusted_urls=["http://zgw.elsewhere.example"]), sim, inner=elsewhere)
+    try:
+        data = ok(await harness.run(zaken()))
+    finally:
+        await harness.aclose()
+    assert (data["warnings"], all(z["zaaktype_omschrijving"] for z in data["zaken"])) == ([], True)
+    assert elsewhere.hosts[0] == "127.0.0.1"
+    assert set(elsewhere.hosts[1:]) == {"zgw.elsewhere.example"}, "catalogue calls went to the trusted host"
+
+
+# --- authorisation ------------------------------------------------------------------------------------------
+
+
+async def test_a_wrong_secret_is_the_apis_permission_denied(sim: Simulator):
+    harness = Harness(zgw_case(secret="not-the-secret-the-zgw-api-knows-at-all"), sim)
+    try:
+        fragment = await harness.run(zaken())
+    finally:
+        await harness.aclose()
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert (fragment.error.code, fragment.error.details) == ("permission_denied", {"status": 403})
+
+
+def test_the_token_carries_the_zgw_claims_signed_hs256():
+    token = ZgwToken("iko", ZGW_SECRET, lifetime_s=600, clock=lambda: 1_700_000_000.0).bearer()
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    claims = jwt.decode(token, ZGW_SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False})
+    assert claims == {
+        "iss": "iko",
+        "iat": 1_700_000_000,
+        "exp": 1_700_000_600,
+        "client_id": "iko",
+        "user_id": "iko",
+        "user_representation": "IKO",
+    }
+
+
+def test_the_token_is_kept_and_renewed_shortly_before_it_expires():
+    now = [1_700_000_000.0]
+    token = ZgwToken("iko", ZGW_SECRET, lifetime_s=600, renew_margin_s=60, clock=lambda: now[0])
+    first = token.bearer()
+    now[0] += 539
+    assert token.bearer() == first
+    now[0] += 1  # 540 s: 60 s before it expires
+    second = token.bearer()
+    assert second != first
+    assert jwt.decode(second, ZGW_SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False})[
+        "iat"
+    ] == int(now[0])
+    now[0] += 539
+    assert token.bearer() == second
+
+
+async def test_a_renewed_token_is_used_and_accepted(sim: Simulator):
+    # A token issued almost an hour ago (it expires in 30 s) is used until the renewal margin, then replaced.
+    real_now = time.time()
+    clock = [real_now - 3600 + 30]
+    token = ZgwToken("iko", ZGW_SECRET, lifetime_s=3600, renew_margin_s=60, clock=lambda: clock[0])
+    harness = Harness(zgw_case(token=token), sim)
+    try:
+        ok(await harness.run(zaken()))
+        clock[0] = real_now  # now within 60 s of its expiry
+        ok(await harness.run(zaken()))
+    finally:
+        await harness.aclose()
+    bearers = [r["headers"]["authorization"] for r in requests_to(sim, LIST_PATH)]
+    assert len(bearers) == 2
+    assert bearers[0] != bearers[1]
+    issued = [jwt.decode(b.split()[1], options={"verify_signature": False})["iat"] for b in bearers]
+    assert issued == [int(real_now - 3600 + 30), int(real_now)]
+
+
+# --- the cache on its own --------------------------------------------------------------------------------------
+
+
+async def test_the_cache_shares_one_load_and_does_not_keep_failures():
+    cache = CatalogueCache(ttl_s=60)
+    release = asyncio.Event()
+    calls = 0
+
+    async def load() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        if calls == 1:
+            raise SourceError("error", "boom")
+        return {"omschrijving": "Zaaktype"}
+
+    waiting = [asyncio.ensure_future(cache.get("u", load)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert calls == 1
+    assert all(isinstance(r, SourceError) for r in results)
+    assert await cache.get("u", load) == {"omschrijving": "Zaaktype"}
+    assert calls == 2
+    assert await cache.get("u", load) == {"omschrijving": "Zaaktype"}
+    assert calls == 2
+
+
+async def test_a_waiter_giving_up_does_not_cancel_the_shared_load():
+    cache = CatalogueCache(ttl_s=60)
+    release = asyncio.Event()
+
+    async def load() -> dict[str, Any]:
+        await release.wait()
+        return {"omschrijving": "Zaaktype"}
+
+    impatient = asyncio.ensure_future(cache.get("u", load))
+    patient = asyncio.ensure_future(cache.get("u", load))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    release.set()
+    assert await patient == {"omschrijving": "Zaaktype"}
+    assert cache.loads == 1
