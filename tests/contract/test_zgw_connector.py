@@ -459,3 +459,27 @@ async def test_a_waiter_giving_up_does_not_cancel_the_shared_load():
     release.set()
     assert await patient == {"omschrijving": "Zaaktype"}
     assert cache.loads == 1
+
+
+async def test_a_request_that_joined_a_timed_out_load_tries_once_on_its_own():
+    cache = CatalogueCache(ttl_s=60)
+    release = asyncio.Event()
+    calls = 0
+
+    async def load() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()
+            raise httpx.ReadTimeout("the first request's deadline")
+        return {"omschrijving": "Zaaktype"}
+
+    starter = asyncio.ensure_future(cache.get("u", load))
+    await asyncio.sleep(0.01)
+    joiner = asyncio.ensure_future(cache.get("u", load))
+    await asyncio.sleep(0.01)
+    release.set()
+    with pytest.raises(httpx.ReadTimeout):
+        await starter
+    assert await joiner == {"omschrijving": "Zaaktype"}
+    assert calls == 2

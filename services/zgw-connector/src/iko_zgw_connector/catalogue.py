@@ -1,7 +1,9 @@
 """A per-process cache of Catalogi API resources (zaaktypen, statustypen), with a time to live.
 
 Catalogue data describes case types, not people, so keeping it is allowed and saves a call per zaak. Concurrent
-requests for the same resource share one fetch; a failed fetch is not kept, so the next request tries again.
+requests for the same resource share one fetch; a failed fetch is not kept, so the next request tries again. A
+shared fetch runs within the deadline of the request that started it: when it times out, a request that only
+joined it tries once more on its own, within its own deadline.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import httpx
 
 
 class CatalogueCache:
@@ -21,17 +25,25 @@ class CatalogueCache:
         self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self.loads = 0  # fetches actually made, for tests and metrics
 
-    async def get(self, url: str, load: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def get(
+        self, url: str, load: Callable[[], Awaitable[dict[str, Any]]], retry_joined: bool = True
+    ) -> dict[str, Any]:
         entry = self._entries.get(url)
         if entry is not None and entry[0] > self._clock():
             return entry[1]
         task = self._inflight.get(url)
+        joined = task is not None
         if task is None:
             task = asyncio.ensure_future(self._load(url, load))
             self._inflight[url] = task
             task.add_done_callback(lambda done: self._done(url, done))
-        # Shielded: one waiter giving up (its deadline) does not cancel the fetch the others wait for.
-        return await asyncio.shield(task)
+        try:
+            # Shielded: one waiter giving up (its deadline) does not cancel the fetch the others wait for.
+            return await asyncio.shield(task)
+        except httpx.TimeoutException:
+            if not (joined and retry_joined):
+                raise
+        return await self.get(url, load, retry_joined=False)
 
     def _done(self, url: str, task: asyncio.Task[dict[str, Any]]) -> None:
         self._inflight.pop(url, None)
