@@ -145,7 +145,9 @@ def _max_pages(value: Any, default: int) -> int:
 class ZgwSource:
     name = "zgw"
 
-    def __init__(self, settings: ZgwSettings, token: ZgwToken | None = None, cache: CatalogueCache | None = None):
+    def __init__(
+        self, settings: ZgwSettings, token: ZgwToken | None = None, cache: CatalogueCache | None = None
+    ) -> None:
         self._settings = settings
         self._token = token or ZgwToken(settings.client_id, settings.secret.get_secret_value())
         self.catalogue = cache or CatalogueCache(settings.catalogi_ttl_s)
