@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -50,6 +51,26 @@ async def test_documented_errors(harness: Harness, case: ConnectorCase):
 async def test_searches(harness: Harness, case: ConnectorCase):
     for scenario in case.searches:
         assert_outcome(await harness.run(scenario), scenario)
+
+
+async def test_a_bsn_travels_in_no_url_only_in_the_body(harness, case, simulator):
+    # URLs end up in the source's access logs (and every proxy's on the way): a BSN must never be in one.
+    scenarios = [
+        s
+        for s in (case.happy, case.not_found, *case.errors, *case.searches)
+        if s.identifier is not None and s.identifier.type == "bsn"
+    ]
+    if not scenarios:
+        pytest.skip(f"{case.source} is never asked with a BSN")
+    for scenario in scenarios:
+        assert scenario.identifier is not None
+        bsn = scenario.identifier.value
+        simulator.reset()
+        await harness.run(scenario)
+        received = simulator.received()
+        assert all(bsn not in f"{r['path']}?{r['query']}" for r in received), scenario.name
+        if scenario in (case.happy, case.not_found):
+            assert any(bsn in json.dumps(r["json"]) for r in received), f"{scenario.name}: the BSN went in a body"
 
 
 async def test_source_failure_is_an_error_fragment_with_the_sources_own_answer(harness, case, simulator):

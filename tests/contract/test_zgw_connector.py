@@ -17,13 +17,17 @@ from iko_shared.contracts import FragmentProduced, Identifier
 from iko_zgw_connector.catalogue import CatalogueCache
 from iko_zgw_connector.source import KVK_NUMMER_FILTER, UrlGuard, ZgwSettings, ZgwSource
 from iko_zgw_connector.token import ZgwToken
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from tests.contract.cases import BSN, KVK, ZGW, ZGW_SECRET
 from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
 
 MANY = Identifier(type="kvk", value="90006577")  # 250 zaken: three pages of 100
 LIST_PATH = "/zaken/api/v1/zaken"
+ZOEK_PATH = "/zaken/api/v1/zaken/_zoek"
+BSN_FILTER = "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn"
+NNP_FILTER = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId"
+VESTIGING_FILTER = "rol__betrokkeneIdentificatie__vestiging__vestigingsNummer"
 ZAAKTYPE_PATH = "/catalogi/api/v1/zaaktypen/"
 STATUSTYPE_PATH = "/catalogi/api/v1/statustypen/"
 
@@ -79,18 +83,36 @@ def ok(fragment: FragmentProduced | None) -> dict[str, Any]:
 # --- which zaken: filters, pages -------------------------------------------------------------------------------
 
 
-async def test_a_person_is_found_by_inp_bsn_with_the_crs_header(zgw: Harness, sim: Simulator):
+async def test_a_person_is_searched_by_inp_bsn_in_the_body_with_both_crs_headers(zgw: Harness, sim: Simulator):
     ok(await zgw.run(zaken()))
-    [listed] = requests_to(sim, LIST_PATH)
-    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": ["999993653"]}
-    assert listed["headers"]["accept-crs"] == "EPSG:4326"
+    [searched] = requests_to(sim, LIST_PATH)
+    assert (searched["method"], searched["path"], searched["query"]) == ("POST", ZOEK_PATH, "")
+    assert searched["json"] == {BSN_FILTER: "999993653"}
+    headers = searched["headers"]
+    assert (headers["accept-crs"], headers["content-crs"]) == ("EPSG:4326", "EPSG:4326")
+    assert headers["content-type"] == "application/json"
+
+
+async def test_the_bsn_is_in_no_url_only_in_the_body(sim: Simulator):
+    # Every call of a lookup — the search, the catalogue, the statuses — as the ZGW server (and its access log)
+    # sees it.
+    harness = Harness(zgw_case(catalogi_ttl_s=0), sim)
+    try:
+        data = ok(await harness.run(zaken(include=["status"])))
+    finally:
+        await harness.aclose()
+    received = sim.received()
+    assert data["zaken"]
+    assert len(received) > 1
+    assert all(BSN.value not in r["path"] + "?" + r["query"] for r in received)
+    assert [r["json"] for r in received if BSN.value in repr(r["json"])] == [{BSN_FILTER: BSN.value}]
 
 
 async def test_a_company_is_found_by_inn_nnp_id(zgw: Harness, sim: Simulator):
     data = ok(await zgw.run(zaken(KVK)))
     assert data["count"] == 3
-    [listed] = requests_to(sim, LIST_PATH)
-    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId": ["69599084"]}
+    [searched] = requests_to(sim, LIST_PATH)
+    assert searched["json"] == {NNP_FILTER: "69599084"}
 
 
 async def test_the_kvk_filter_of_later_zaken_versions_can_be_chosen(sim: Simulator):
@@ -100,24 +122,56 @@ async def test_the_kvk_filter_of_later_zaken_versions_can_be_chosen(sim: Simulat
     finally:
         await harness.aclose()
     assert data["count"] == 3
-    [listed] = requests_to(sim, LIST_PATH)
-    assert parse_qs(listed["query"]) == {KVK_NUMMER_FILTER: ["69599084"]}
+    [searched] = requests_to(sim, LIST_PATH)
+    assert searched["json"] == {KVK_NUMMER_FILTER: "69599084"}
 
 
 async def test_a_vestigingsnummer_in_params_replaces_the_identifier(zgw: Harness, sim: Simulator):
     data = ok(await zgw.run(zaken(KVK, vestigingsnummer="000038509520")))
     assert data["count"] == 1
-    [listed] = requests_to(sim, LIST_PATH)
-    assert parse_qs(listed["query"]) == {"rol__betrokkeneIdentificatie__vestiging__vestigingsNummer": ["000038509520"]}
+    [searched] = requests_to(sim, LIST_PATH)
+    assert searched["json"] == {VESTIGING_FILTER: "000038509520"}
 
 
-async def test_next_is_followed_until_the_last_page(zgw: Harness, sim: Simulator):
+async def test_next_is_followed_with_the_same_body_until_the_last_page(zgw: Harness, sim: Simulator):
     data = ok(await zgw.run(zaken(MANY)))
     assert (data["count"], len(data["zaken"]), data["complete"]) == (250, 250, True)
     assert len({z["url"] for z in data["zaken"]}) == 250
+    searched = requests_to(sim, LIST_PATH)
+    assert [(r["method"], r["path"], r["query"]) for r in searched] == [
+        ("POST", ZOEK_PATH, ""),
+        ("POST", ZOEK_PATH, "page=2"),
+        ("POST", ZOEK_PATH, "page=3"),
+    ]
+    assert all(r["json"] == {NNP_FILTER: "90006577"} for r in searched)
+    assert all(r["headers"]["content-crs"] == r["headers"]["accept-crs"] == "EPSG:4326" for r in searched)
+
+
+async def test_the_list_method_keeps_the_filter_in_the_query_for_servers_without_zoek(sim: Simulator):
+    harness = Harness(zgw_case(search_method="list"), sim)
+    try:
+        data = ok(await harness.run(zaken(MANY)))
+    finally:
+        await harness.aclose()
+    assert (data["count"], len(data["zaken"]), data["complete"]) == (250, 250, True)
     listed = requests_to(sim, LIST_PATH)
-    assert [parse_qs(r["query"]).get("page") for r in listed] == [None, ["2"], ["3"]]
-    assert all(r["headers"]["accept-crs"] == "EPSG:4326" for r in listed)
+    assert [(r["method"], r["path"]) for r in listed] == [("GET", LIST_PATH)] * 3
+    assert [parse_qs(r["query"]) for r in listed] == [
+        {NNP_FILTER: ["90006577"]},
+        {NNP_FILTER: ["90006577"], "page": ["2"]},
+        {NNP_FILTER: ["90006577"], "page": ["3"]},
+    ]
+    assert all(r["headers"]["accept-crs"] == "EPSG:4326" and r["json"] is None for r in listed)
+
+
+def test_the_search_method_is_zoek_unless_set_to_list(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("IKO_ZGW_SEARCH_METHOD", raising=False)
+    assert ZgwSettings().search_method == "zoek"
+    monkeypatch.setenv("IKO_ZGW_SEARCH_METHOD", "list")
+    assert ZgwSettings().search_method == "list"
+    monkeypatch.setenv("IKO_ZGW_SEARCH_METHOD", "query-string")
+    with pytest.raises(ValidationError):
+        ZgwSettings()
 
 
 async def test_max_pages_stops_following_next(zgw: Harness, sim: Simulator):
@@ -319,7 +373,7 @@ async def test_catalogue_and_status_urls_on_another_host_are_not_followed(sim: S
     assert data["zaken"]
     assert all(z["zaaktype_omschrijving"] is None and z["status_omschrijving"] is None for z in data["zaken"])
     assert {w["code"] for w in data["warnings"]} == {"foreign_url"}
-    assert [r["path"] for r in sim.received()] == [LIST_PATH], "nothing but the list was asked"
+    assert [r["path"] for r in sim.received()] == [ZOEK_PATH], "nothing but the search was asked"
 
 
 def test_url_guard_admits_only_urls_under_a_trusted_base():

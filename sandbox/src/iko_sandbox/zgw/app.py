@@ -48,9 +48,12 @@ ROL_FILTERS = {
 }
 MAX_LENGTHS = {
     "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": 9,
+    "rol__betrokkeneIdentificatie__natuurlijkPersoon__anpIdentificatie": 17,
     "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpA_nummer": 10,
+    "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__annIdentificatie": 17,
     "rol__betrokkeneIdentificatie__vestiging__vestigingsNummer": 24,
 }
+STRING_FILTERS = ("zaaktype", "identificatie", "bronorganisatie", "ordering")
 ORDERINGS = ("startdatum", "einddatum", "publicatiedatum", "archiefactiedatum")
 
 
@@ -71,7 +74,8 @@ def _not_found(detail: str = "Niet gevonden.") -> Response:
     return problem(404, "not_found", "Niet gevonden.", detail)
 
 
-def _page(request: Request, items: list[Json], version: str, crs: bool = False) -> Response:
+def _page(request: Request, items: list[Json], version: str, crs: bool = False, *, keep_query: bool = True) -> Response:
+    """One page of ``items``; ``next``/``previous`` repeat the request's query (``keep_query``) or only ``page``."""
     raw_page = request.query_params.get("page", "1")
     if not raw_page.isdigit() or int(raw_page) < 1:
         return _not_found("Ongeldige pagina.")
@@ -81,7 +85,7 @@ def _page(request: Request, items: list[Json], version: str, crs: bool = False) 
         return _not_found("Ongeldige pagina.")
 
     def page_url(number: int) -> str:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+        query = [(k, v) for k, v in request.query_params.multi_items() if keep_query and k != "page"]
         if number > 1:
             query.append(("page", str(number)))
         base = str(request.url).split("?")[0]
@@ -105,7 +109,7 @@ def _sort_key(field: str) -> Callable[[Json], tuple[bool, str]]:
     return key
 
 
-def _matches(zaak: Zaak, filters: dict[str, str]) -> bool:
+def _matches(zaak: Zaak, filters: dict[str, Any]) -> bool:
     for name, value in filters.items():
         if name in ROL_FILTERS:
             betrokkene_type, key = ROL_FILTERS[name]
@@ -117,6 +121,39 @@ def _matches(zaak: Zaak, filters: dict[str, str]) -> bool:
         elif name in ("zaaktype", "identificatie", "bronorganisatie") and zaak.resource[name] != value:
             return False
     return True
+
+
+def _invalid_filters(filters: dict[str, Any]) -> list[dict[str, str]]:
+    """The Zaken API's validation of the filters this simulator knows (type and maxLength)."""
+    invalid: list[dict[str, str]] = []
+    for name in (*ROL_FILTERS, *STRING_FILTERS):
+        value = filters.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            invalid.append({"name": name, "code": "invalid", "reason": "Geen geldige string."})
+        elif name in MAX_LENGTHS and len(value) > MAX_LENGTHS[name]:
+            reason = f"Zorg ervoor dat dit veld niet meer dan {MAX_LENGTHS[name]} karakters bevat."
+            invalid.append({"name": name, "code": "max_length", "reason": reason})
+    return invalid
+
+
+def _search(zaken: list[Zaak], filters: dict[str, Any]) -> list[Json] | Response:
+    """The zaken matching ``filters`` in the requested order, or the 400 the API gives for invalid filters.
+
+    One implementation behind both ``GET /zaken`` (filters from the query) and ``POST /zaken/_zoek`` (from the
+    body), so the two always find the same zaken.
+    """
+    invalid = _invalid_filters(filters)
+    if invalid:
+        return problem(400, "invalid", "Invalid input.", "Ongeldige invoer.", invalid)
+    found = [zaak.resource for zaak in zaken if _matches(zaak, filters)]
+    ordering = filters.get("ordering")
+    for key in reversed([o.strip() for o in str(ordering or "").split(",") if o.strip()]):
+        field = key.lstrip("-")
+        if field in ORDERINGS:
+            found.sort(key=_sort_key(field), reverse=key.startswith("-"))
+    return found
 
 
 def create_zgw_app(*, secret: str | None = None, client_id: str | None = None) -> FastAPI:
@@ -145,30 +182,49 @@ def create_zgw_app(*, secret: str | None = None, client_id: str | None = None) -
             return problem(406, "not_acceptable", "Not acceptable", "CRS-transformaties zijn niet ondersteund")
         return None
 
+    def content_crs_problem(request: Request) -> Response | None:
+        content_crs = request.headers.get("content-crs")
+        if content_crs is None:
+            return problem(412, "precondition_failed", "Precondition failed", "'Content-Crs' header ontbreekt")
+        if content_crs != CRS:
+            return problem(406, "not_acceptable", "Not acceptable", "CRS-transformaties zijn niet ondersteund")
+        return None
+
     @app.get("/zaken/api/v1/zaken")
     async def zaak_list(request: Request) -> Response:
         refused = denied(request) or crs_problem(request)
         if refused:
             return refused
-        filters = dict(request.query_params)
-        invalid = [
-            {
-                "name": name,
-                "code": "max_length",
-                "reason": f"Zorg ervoor dat dit veld niet meer dan {limit} karakters bevat.",
-            }
-            for name, limit in MAX_LENGTHS.items()
-            if len(filters.get(name, "")) > limit
-        ]
-        if invalid:
+        found = _search(store(request).zaken, dict(request.query_params))
+        if isinstance(found, Response):
+            return found
+        return _page(request, found, ZAKEN_VERSION, crs=True)
+
+    @app.post("/zaken/api/v1/zaken/_zoek")
+    async def zaak_zoek(request: Request) -> Response:
+        # The filters travel in the body (ZaakZoek), so identifiers stay out of URLs and access logs;
+        # the query carries only ``page``, and so do ``next`` and ``previous``.
+        refused = denied(request) or content_crs_problem(request) or crs_problem(request)
+        if refused:
+            return refused
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            detail = f'Media type "{media_type}" wordt niet ondersteund.'
+            return problem(415, "unsupported_media_type", "Unsupported media type", detail)
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            # ValidatieFout, the only 400 the spec declares, requires invalidParams.
+            invalid = [{"name": "nonFieldErrors", "code": "parse_error", "reason": "JSON parse error."}]
+            return problem(400, "parse_error", "Malformed request.", "JSON parse error.", invalid)
+        if not isinstance(body, dict):
+            invalid = [{"name": "nonFieldErrors", "code": "invalid", "reason": "Ongeldige data."}]
             return problem(400, "invalid", "Invalid input.", "Ongeldige invoer.", invalid)
-        zaken = [zaak.resource for zaak in store(request).zaken if _matches(zaak, filters)]
-        ordering = filters.get("ordering", "")
-        for key in reversed([o.strip() for o in ordering.split(",") if o.strip()]):
-            field = key.lstrip("-")
-            if field in ORDERINGS:
-                zaken.sort(key=_sort_key(field), reverse=key.startswith("-"))
-        return _page(request, zaken, ZAKEN_VERSION, crs=True)
+        found = _search(store(request).zaken, body)
+        if isinstance(found, Response):
+            return found
+        return _page(request, found, ZAKEN_VERSION, crs=True, keep_query=False)
 
     @app.get("/zaken/api/v1/zaken/{zaak_uuid}")
     async def zaak_read(zaak_uuid: str, request: Request) -> Response:

@@ -18,6 +18,13 @@ Operations and the query params each reads:
     ``{"pagina", "resultatenPerPagina", "totaal", "resultaten": [...]}`` plus ``vorige`` / ``volgende`` when KVK
     gives them. A search without results (404 ``IPD5200``) is ``not_found`` with an empty page.
 
+Identifiers in URLs: unlike the BRP (``POST /personen``) and ZGW (``POST /zaken/_zoek``) connectors, this one
+puts the kvkNummer and vestigingsnummer in the URL — the path of Basisprofiel and Vestigingsprofiel, the query of
+Zoeken — because the KVK APIs offer no other way to ask (every operation is a ``GET``). That is acceptable: a
+kvkNummer or vestigingsnummer is public data of the Handelsregister, which anyone may look up, not a personal
+identifier of a natural person like the BSN. A BSN never goes to the KVK. (A ``naam`` or address search does put
+those words in the query string; they are the caller's search terms, passed through as KVK asks for them.)
+
 Links: KVK sends them as a ``links`` array of ``{rel, href}`` (``application/json``) or as a HAL ``_links``
 object (``application/hal+json``). Whichever came, every object in the returned data carries its links as the
 ``links`` array of ``{"rel", "href"}`` and never ``_links``.

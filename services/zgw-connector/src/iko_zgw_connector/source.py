@@ -1,6 +1,7 @@
 """ZGW Zaken API 1.5: the zaken in which a person or company has a role, named from the Catalogi API.
 
-Operation ``zaken`` — ``GET {zaken_path}/zaken`` with ``Accept-Crs: EPSG:4326``, filtered on the rol's betrokkene:
+Operation ``zaken`` — ``POST {zaken_path}/zaken/_zoek`` (operation ``zaak__zoek``) with the filter in the JSON
+body (schema ``ZaakZoek``) and ``Accept-Crs`` / ``Content-Crs: EPSG:4326``, filtered on the rol's betrokkene:
 
 - a ``bsn`` identifier: ``rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn``;
 - a ``kvk`` identifier: ``rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId`` (Zaken 1.5 has no
@@ -9,6 +10,12 @@ Operation ``zaken`` — ``GET {zaken_path}/zaken`` with ``Accept-Crs: EPSG:4326`
   Zaken API versions instead;
 - ``params.vestigingsnummer``, when given, instead of the identifier:
   ``rol__betrokkeneIdentificatie__vestiging__vestigingsNummer``.
+
+The identifier travels in the request body only, never in a URL: a URL ends up in the ZGW server's (and every
+proxy's) access logs, and a BSN must not. ``_zoek`` pages through ``?page=N`` alone, so its ``next`` links carry
+no identifier either; each next page is asked with the same body. ``IKO_ZGW_SEARCH_METHOD=list`` falls back to
+``GET {zaken_path}/zaken?<filter>=<value>`` (and its ``next`` links, which repeat the filter) for a server without
+``_zoek``; that puts the identifier in the URL and is meant for such servers only.
 
 Pages are followed through ``next`` until there is none or ``params.max_pages`` (default ``IKO_ZGW_MAX_PAGES``)
 pages are read. Each zaak's zaaktype is read from the Catalogi API (its URL is in the zaak) and, with
@@ -56,6 +63,7 @@ KvkFilter = Literal[
 INN_NNP_ID_FILTER: KvkFilter = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__innNnpId"
 KVK_NUMMER_FILTER: KvkFilter = "rol__betrokkeneIdentificatie__nietNatuurlijkPersoon__kvkNummer"
 VESTIGING_FILTER = "rol__betrokkeneIdentificatie__vestiging__vestigingsNummer"
+SearchMethod = Literal["zoek", "list"]
 INCLUDES = frozenset({"status"})
 # Catalogue and status calls in flight at once for one fetch.
 ENRICH_CONCURRENCY = 10
@@ -69,6 +77,9 @@ class ZgwSettings(SourceHttpSettings):
     client_id: str = "iko"
     secret: SecretStr = SecretStr("iko-sandbox-secret")
     max_pages: int = 5
+    # How zaken are searched: POST .../zaken/_zoek with the filter in the body (zoek), or GET .../zaken with the
+    # filter in the query string (list; puts the identifier in URLs, for servers without _zoek only).
+    search_method: SearchMethod = "zoek"
     # How long a zaaktype or statustype is kept (0: not kept; concurrent requests still share one fetch).
     catalogi_ttl_s: float = 3600.0
     # The filter a kvkNummer is looked up with: innNnpId (Zaken API 1.5) or kvkNummer (later versions).
@@ -90,6 +101,15 @@ def problem_error(response: httpx.Response) -> SourceError:
     if body.get("invalidParams"):
         details["invalidParams"] = body["invalidParams"]
     return SourceError(code, message, details)
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise problem_error(response)
+    body = response.json()
+    if not isinstance(body, dict):
+        raise SourceError("invalid_response", "ZGW answered with something other than an object")
+    return body
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -173,32 +193,43 @@ class ZgwSource:
         if crs:
             headers["Accept-Crs"] = "EPSG:4326"
         response = await ctx.client.get(self._guard.admit(url), params=params, headers=headers, timeout=ctx.remaining())
-        if response.status_code != 200:
-            raise problem_error(response)
-        body = response.json()
-        if not isinstance(body, dict):
-            raise SourceError("invalid_response", "ZGW answered with something other than an object")
-        return body
+        return _object(response)
+
+    async def _zoek(self, ctx: FetchContext, url: str, body: dict[str, str]) -> dict[str, Any]:
+        # Both CRS headers are required on _zoek, though the body carries no geometry.
+        headers = {**self._headers(ctx), "Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}
+        response = await ctx.client.post(self._guard.admit(url), json=body, headers=headers, timeout=ctx.remaining())
+        return _object(response)
+
+    async def _zaken_pages(
+        self, ctx: FetchContext, filter_name: str, value: str, max_pages: int
+    ) -> tuple[int, list[dict[str, Any]], bool]:
+        """The API's count, the zaken of the pages read, and whether every page was read."""
+        zoek = self._settings.search_method == "zoek"
+        url: str | None = f"{self._settings.zaken_path}/zaken/_zoek" if zoek else f"{self._settings.zaken_path}/zaken"
+        body = {filter_name: value}
+        params: dict[str, str] | None = None if zoek else body
+        zaken: list[dict[str, Any]] = []
+        count = 0
+        pages = 0
+        while url is not None and pages < max_pages:
+            page = await (self._zoek(ctx, url, body) if zoek else self._get(ctx, url, params, crs=True))
+            count = int(page.get("count") or 0)
+            zaken.extend(z for z in page.get("results") or [] if isinstance(z, dict))
+            # ``next`` is absolute: for _zoek it carries the page number only (the filter stays in the body),
+            # for the list it repeats the filter already.
+            url, params = page.get("next") or None, None
+            pages += 1
+        return count, zaken, url is None
 
     async def fetch(self, ctx: FetchContext) -> FetchResult:
         filter_name, value = self._filter(ctx)
         include = _include(ctx.query.params.get("include"))
         max_pages = _max_pages(ctx.query.params.get("max_pages"), self._settings.max_pages)
-        url: str | None = f"{self._settings.zaken_path}/zaken"
-        params: dict[str, str] | None = {filter_name: value}
-        zaken: list[dict[str, Any]] = []
-        count = 0
-        pages = 0
-        while url is not None and pages < max_pages:
-            page = await self._get(ctx, url, params, crs=True)
-            count = int(page.get("count") or 0)
-            zaken.extend(z for z in page.get("results") or [] if isinstance(z, dict))
-            # ``next`` is an absolute URL carrying the filter already.
-            url, params = page.get("next") or None, None
-            pages += 1
+        count, zaken, complete = await self._zaken_pages(ctx, filter_name, value, max_pages)
         warnings: list[dict[str, Any]] = []
         enriched = await self._enrich(ctx, zaken, "status" in include, warnings)
-        return FetchResult.ok({"count": count, "complete": url is None, "zaken": enriched, "warnings": warnings})
+        return FetchResult.ok({"count": count, "complete": complete, "zaken": enriched, "warnings": warnings})
 
     async def _enrich(
         self, ctx: FetchContext, zaken: list[dict[str, Any]], with_status: bool, warnings: list[dict[str, Any]]
