@@ -10,8 +10,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from iko_assembler.store import RedisAssemblerStore
-from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, SourceQuery
+from iko_assembler.store import ChildQuery, RedisAssemblerStore
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RelationPlan, SourceQuery
 from iko_shared.redis_client import make_redis
 
 pytestmark = pytest.mark.integration
@@ -67,9 +67,9 @@ async def test_every_arrival_order_closes_once_with_all_sources(store, redis, or
     closings = []
     for step in order:
         if step == "register":
-            closed = await store.register(req)
+            closed = (await store.register(req)).closed
         else:
-            _, closed = await store.record(fragment(req, step))
+            closed = (await store.record(fragment(req, step))).closed
         if closed is not None:
             closings.append(closed)
     assert len(closings) == 1
@@ -84,28 +84,28 @@ async def test_every_arrival_order_closes_once_with_all_sources(store, redis, or
 
 async def test_duplicates_are_no_ops_and_late_fragments_are_dropped(store):
     req = request()
-    assert await store.register(req) is None
-    assert await store.register(req) is None  # a redelivered request registers nothing twice
-    outcome, closed = await store.record(fragment(req, "brp"))
-    assert (outcome, closed) == ("recorded", None)
-    outcome, closed = await store.record(fragment(req, "brp"))
-    assert (outcome, closed) == ("duplicate", None)
-    outcome, closed = await store.record(fragment(req, "zgw"))
-    assert outcome == "closed_now"
-    assert closed is not None
+    assert (await store.register(req)).closed is None
+    assert (await store.register(req)).closed is None  # a redelivered request registers nothing twice
+    recorded = await store.record(fragment(req, "brp"))
+    assert (recorded.outcome, recorded.closed) == ("recorded", None)
+    recorded = await store.record(fragment(req, "brp"))
+    assert (recorded.outcome, recorded.closed) == ("duplicate", None)
+    recorded = await store.record(fragment(req, "zgw"))
+    assert recorded.outcome == "closed_now"
+    assert recorded.closed is not None
     await store.finish(req.request_id)
-    outcome, closed = await store.record(fragment(req, "zgw"))
-    assert (outcome, closed) == ("late", None)
+    recorded = await store.record(fragment(req, "zgw"))
+    assert (recorded.outcome, recorded.closed) == ("late", None)
     stats = await store.stats()
     assert stats["duplicate"] == 1
     assert stats["late"] == 1
     # A request redelivered after it closed does not open it again.
-    assert await store.register(req) is None
+    assert (await store.register(req)).closed is None
 
 
 async def test_deadline_fires_without_any_fragment(store, redis):
     req = request(deadline_in=0.2)
-    assert await store.register(req) is None
+    assert (await store.register(req)).closed is None
     early = await store.sweep()
     assert early.closed == []
     assert early.next_due is not None
@@ -125,19 +125,18 @@ async def test_fragment_after_deadline_closes_by_deadline_without_being_counted(
     await store.register(req)
     await store.record(fragment(req, "zgw"))
     await asyncio.sleep(0.15)
-    outcome, closed = await store.record(fragment(req, "brp"))
-    assert outcome == "closed_now"
-    assert closed is not None
-    assert closed.closed_by == "deadline"
-    assert set(closed.fragments) == {"zgw"}
+    recorded = await store.record(fragment(req, "brp"))
+    assert recorded.outcome == "closed_now"
+    assert recorded.closed is not None
+    assert recorded.closed.closed_by == "deadline"
+    assert set(recorded.closed.fragments) == {"zgw"}
 
 
 async def test_closed_but_unpublished_request_is_handed_out_again_after_its_lease(store):
     req = request()
     await store.register(req)
     await store.record(fragment(req, "brp"))
-    _, closed = await store.record(fragment(req, "zgw"))
-    assert closed is not None
+    assert (await store.record(fragment(req, "zgw"))).closed is not None
     # The replica that closed it "dies" here: no finish.
     assert (await store.sweep()).closed == []
     await asyncio.sleep(0.35)
@@ -176,9 +175,9 @@ async def test_two_replicas_racing_close_each_request_exactly_once(redis, redis_
         for n, (step, _) in enumerate(steps):
             replica = replicas[(i + n) % 2]
             if step == "register":
-                results.append(await replica.register(req))
+                results.append((await replica.register(req)).closed)
             else:
-                results.append((await replica.record(fragment(req, step)))[1])
+                results.append((await replica.record(fragment(req, step))).closed)
         return [r for r in results if r is not None]
 
     try:
@@ -189,3 +188,123 @@ async def test_two_replicas_racing_close_each_request_exactly_once(redis, redis_
         assert await request_keys(redis, replicas[0]) == []
     finally:
         await other_client.aclose()
+
+
+# -- relations: the expected set grows atomically -----------------------------------------------------------
+
+
+def related_request(deadline_in: float = 5.0) -> LookupRequested:
+    base = request(deadline_in)
+    plan = RelationPlan(
+        name="partners",
+        from_key="brp",
+        select=".partners[]",
+        identifier_type="bsn",
+        queries=[
+            SourceQuery(key="brp", source="brp", operation="op"),
+            SourceQuery(key="zgw", source="zgw", operation="op"),
+        ],
+    )
+    return base.model_copy(update={"relations": [plan]})
+
+
+def children(branch: str, value: str) -> list[ChildQuery]:
+    return [
+        ChildQuery(f"{branch}.{k}", {"source": k, "branch": branch}, f"{k}|op|bsn:{value}", expanding=False)
+        for k in ("brp", "zgw")
+    ]
+
+
+async def test_a_relation_keeps_the_request_open_until_its_branches_answer(store, redis):
+    req = related_request()
+    await store.register(req)
+    assert (await store.record(fragment(req, "zgw"))).outcome == "recorded"
+    recorded = await store.record(fragment(req, "brp"))
+    assert recorded.outcome == "expand"  # the last root fragment, but its relation is still to run
+    assert recorded.meta is not None
+    assert recorded.meta["relations"][0]["name"] == "partners"
+    outcome, accepted, closed = await store.extend(
+        req.request_id, "brp", children("partners[0]", "999990408"), {"partners[0]": {"relation": "partners"}}, []
+    )
+    assert (outcome, closed) == ("extended", None)
+    assert accepted == ["partners[0].brp", "partners[0].zgw"]
+    assert (await store.record(fragment(req, "partners[0].brp"))).outcome == "recorded"
+    done = await store.record(fragment(req, "partners[0].zgw"))
+    assert done.closed is not None
+    assert set(done.closed.expected) == {"brp", "zgw", "partners[0].brp", "partners[0].zgw"}
+    assert set(done.closed.branches) == {"partners[0]"}
+    await store.finish(req.request_id)
+    assert await request_keys(redis, store) == []
+
+
+async def test_a_relation_selecting_nothing_closes_the_request(store):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    await store.record(fragment(req, "brp"))
+    outcome, accepted, closed = await store.extend(req.request_id, "brp", [], {}, [])
+    assert (outcome, accepted) == ("closed_now", [])
+    assert closed is not None
+    assert closed.closed_by == "all_sources"
+
+
+async def test_extending_twice_or_after_close_asks_nothing(store):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    first = await store.extend(req.request_id, "brp", children("partners[0]", "1"), {}, [])
+    again = await store.extend(req.request_id, "brp", children("partners[0]", "1"), {}, [])
+    assert first[0] == "extended"
+    assert again == ("duplicate", [], None)
+
+
+async def test_the_same_query_for_the_same_identifier_is_asked_once(store):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    duplicated = children("partners[0]", "999990408") + children("partners[1]", "999990408")
+    _, accepted, _ = await store.extend(req.request_id, "brp", duplicated, {}, [])
+    assert accepted == ["partners[0].brp", "partners[0].zgw"]
+
+
+async def test_a_branch_still_open_at_the_deadline_is_timeout_and_an_unexpanded_relation_is_named(store):
+    req = related_request(deadline_in=0.3)
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    await store.record(fragment(req, "brp"))
+    await store.extend(req.request_id, "brp", children("partners[0]", "999990408"), {}, [])
+    await store.record(fragment(req, "partners[0].brp"))
+    await asyncio.sleep(0.35)
+    [closed] = (await store.sweep()).closed
+    assert closed.closed_by == "deadline"
+    assert "partners[0].zgw" in closed.expected
+    assert "partners[0].zgw" not in closed.fragments
+    await store.finish(req.request_id)
+
+    unexpanded = related_request(deadline_in=0.3)
+    await store.register(unexpanded)
+    await store.record(fragment(unexpanded, "brp"))
+    await asyncio.sleep(0.35)
+    [closed] = (await store.sweep()).closed
+    assert closed.not_expanded == ["brp"]
+    await store.finish(unexpanded.request_id)
+
+
+async def test_an_early_fragment_that_starts_relations_is_expanded_at_registration(store):
+    req = related_request()
+    assert (await store.record(fragment(req, "brp"))).outcome == "early"
+    registered = await store.register(req)
+    assert [key for key, _ in registered.expand_now] == ["brp"]
+    assert registered.expand_now[0][1]["data"] == {"from": "brp"}
+
+
+async def test_streamed_requests_hand_out_a_sequence_and_the_reply_queue(store):
+    req = request().model_copy(update={"stream": True})
+    await store.register(req)
+    first = await store.record(fragment(req, "brp"))
+    second = await store.record(fragment(req, "zgw"))
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.stream_to == second.stream_to == "replies"
+    plain = request()
+    await store.register(plain)
+    assert (await store.record(fragment(plain, "brp"))).stream_to is None

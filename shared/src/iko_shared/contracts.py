@@ -38,6 +38,19 @@ class SourceQuery(Contract):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class RelationPlan(Contract):
+    """A follow-up the assembler runs when the fragment at ``from_key`` arrives: ``select`` (jq) picks the
+    identifiers, and each one gets the ``queries`` (their keys local to the branch) and nested relations."""
+
+    name: str
+    from_key: str
+    select: str
+    identifier_type: IdentifierType
+    queries: list[SourceQuery]
+    max_fanout: int = 50
+    relations: list[RelationPlan] = Field(default_factory=list)
+
+
 class RequestContext(Contract):
     """Why and for whom data is fetched: sent on to the sources as their protocol headers (BRP)."""
 
@@ -54,6 +67,12 @@ class LookupRequested(Contract):
     identifier: Identifier | None
     queries: list[SourceQuery]
     context: RequestContext = Field(default_factory=RequestContext)
+    # The relation tree of the profile: the request describes itself, so the assembler needs no profiles.
+    relations: list[RelationPlan] = Field(default_factory=list)
+    # jq over the assembled answer, giving its ``view``; None gives the sources' data as they are.
+    transform: str | None = None
+    # The gateway streams this request: the assembler forwards every fragment as it records it.
+    stream: bool = False
     requested_at: float
     deadline: float
     # Routing key of the gateway replica's own reply queue (default exchange).
@@ -92,6 +111,25 @@ class SourceResult(Contract):
     error: FragmentError | None = None
 
 
+class BranchResult(Contract):
+    """One relation instance in the answer: which fragment it came from and whom it followed."""
+
+    relation: str
+    parent: str
+    identifier: Identifier
+    keys: list[str]
+
+
+class FragmentForwarded(Contract):
+    """A fragment as the assembler recorded it, for a gateway that streams the answer."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    key: str
+    seq: int
+    result: SourceResult
+
+
 class LookupCompleted(Contract):
     schema_version: Literal[1] = SCHEMA_VERSION
     request_id: str
@@ -102,3 +140,9 @@ class LookupCompleted(Contract):
     requested_at: float
     completed_at: float
     sources: dict[str, SourceResult]
+    # Relation instances by branch prefix ("partners[0]"), and what stayed open at the deadline.
+    branches: dict[str, BranchResult] = Field(default_factory=dict)
+    timed_out: list[str] = Field(default_factory=list)
+    not_expanded: list[str] = Field(default_factory=list)
+    truncated: list[str] = Field(default_factory=list)
+    view: Any = None

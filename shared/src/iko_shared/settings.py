@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _repo_root() -> Path:
-    # The default profiles file lives in the repository; an installed deployment sets IKO_PROFILES_FILE.
+    # The default profiles folder lives in the repository; an installed deployment sets IKO_PROFILES_DIR.
     here = Path(__file__).resolve()
     for parent in here.parents:
         if (parent / "deploy" / "config").is_dir():
@@ -34,4 +34,4 @@ class CommonSettings(BaseSettings):
 class ProfileSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IKO_", extra="ignore")
 
-    profiles_file: Path = _repo_root() / "deploy" / "config" / "profiles.yaml"
+    profiles_dir: Path = _repo_root() / "deploy" / "config" / "profiles"

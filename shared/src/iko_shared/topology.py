@@ -13,6 +13,8 @@ from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQue
 
 LOOKUP_KIND_HEADER = "iko-kind"
 SOURCE_HEADER_PREFIX = "iko-source-"
+# On a reply: "view" (the assembled answer) or "fragment" (one fragment of a streamed lookup).
+MESSAGE_HEADER = "iko-message"
 
 
 def source_header(source: str) -> str:
@@ -96,7 +98,11 @@ class Topology:
     def work_queues(self, sources: list[str]) -> list[RabbitQueue]:
         return [self.assembler_requests, self.assembler_fragments, *(self.connector_queue(s) for s in sources)]
 
-    def lookup_headers(self, sources: list[str]) -> dict[str, FieldValue]:
-        headers: dict[str, FieldValue] = {LOOKUP_KIND_HEADER: "lookup"}
+    def lookup_headers(self, sources: list[str], kind: str = "lookup") -> dict[str, FieldValue]:
+        headers: dict[str, FieldValue] = {LOOKUP_KIND_HEADER: kind}
         headers.update({source_header(s): "1" for s in sources})
         return headers
+
+    def followup_headers(self, sources: list[str]) -> dict[str, FieldValue]:
+        # Follow-ups reach the connectors only: the assembler extended the request itself, atomically.
+        return self.lookup_headers(sources, kind="followup")

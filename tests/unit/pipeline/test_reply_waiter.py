@@ -5,7 +5,7 @@ from iko_gateway.replies import ReplyWaiter
 
 async def test_each_request_is_resolved_once_and_copies_are_ignored():
     waiter = ReplyWaiter()
-    future = waiter.expect("a")
+    future = waiter.expect("a").view
     assert waiter.resolve("a", b"first")
     assert not waiter.resolve("a", b"second")  # a republished view after a replica died
     assert await future == b"first"
@@ -25,8 +25,22 @@ async def test_replies_for_unknown_or_abandoned_requests_are_counted_not_kept():
 
 async def test_waiters_are_independent():
     waiter = ReplyWaiter()
-    futures = {rid: waiter.expect(rid) for rid in "abc"}
+    futures = {rid: waiter.expect(rid).view for rid in "abc"}
     for rid in "cab":
         waiter.resolve(rid, rid.encode())
     results = await asyncio.gather(*futures.values())
     assert results == [b"a", b"b", b"c"]
+
+
+async def test_a_streamed_request_receives_its_fragments_in_order_then_its_view():
+    waiter = ReplyWaiter()
+    streamed = waiter.expect("s", stream=True)
+    plain = waiter.expect("p")
+    assert streamed.fragments is not None
+    assert waiter.forward("s", b"1")
+    assert waiter.forward("s", b"2")
+    assert not waiter.forward("p", b"x"), "a plain lookup takes no fragments"
+    waiter.resolve("s", b"view")
+    assert [streamed.fragments.get_nowait(), streamed.fragments.get_nowait()] == [b"1", b"2"]
+    assert await streamed.view == b"view"
+    assert not plain.view.done()

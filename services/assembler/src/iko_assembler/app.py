@@ -1,23 +1,26 @@
-"""The assembler process: register lookups, record fragments, fire deadlines, publish each view once."""
+"""The assembler process: register lookups, record fragments, expand relations, fire deadlines, publish views."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
-from iko_shared.contracts import FragmentProduced, LookupCompleted, LookupRequested
+from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.redis_client import make_redis
+from iko_shared.serialization import dump_model
 from iko_shared.settings import CommonSettings
+from iko_shared.topology import MESSAGE_HEADER
 
+from iko_assembler.coordinator import Coordinator
 from iko_assembler.store import ClosedRequest, RedisAssemblerStore
-from iko_assembler.view import compose_view
 
 log = get_logger()
 
@@ -34,7 +37,12 @@ class AssemblerSettings(CommonSettings):
 class Sweeper:
     """Fires deadlines and republishes abandoned results; wakes early when this replica learns of one."""
 
-    def __init__(self, store: RedisAssemblerStore, publish: Publish, max_interval: float) -> None:
+    def __init__(
+        self,
+        store: RedisAssemblerStore,
+        publish: Callable[[ClosedRequest], Awaitable[None]],
+        max_interval: float,
+    ) -> None:
         self._store = store
         self._publish = publish
         self._max_interval = max_interval
@@ -60,12 +68,12 @@ class Sweeper:
         while True:
             try:
                 result = await self._store.sweep()
+                for closed in result.closed:
+                    await self._publish(closed)
             except Exception:
                 log.exception("sweep.failed")
                 await asyncio.sleep(self._max_interval)
                 continue
-            for closed in result.closed:
-                await self._publish(closed)
             if len(result.closed) >= 500:
                 continue
             delay = self._max_interval
@@ -77,34 +85,6 @@ class Sweeper:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
 
 
-class Publish:
-    """Turns a closed request into its view and delivers it to the gateway replica that waits for it."""
-
-    def __init__(self, broker: RabbitBroker, store: RedisAssemblerStore) -> None:
-        self._broker = broker
-        self._store = store
-        self.replies = broker.publisher(
-            title="<gateway reply queue>:LookupCompleted",
-            description="The assembled view, sent to the reply queue named in the request.",
-            schema=LookupCompleted,
-        )
-
-    async def __call__(self, closed: ClosedRequest) -> None:
-        view = compose_view(closed.request_id, closed.meta, closed.fragments, closed.closed_by, closed.closed_at)
-        await self.replies.publish(
-            view, routing_key=closed.meta["reply_to"], correlation_id=closed.request_id, mandatory=False
-        )
-        await self._store.finish(closed.request_id)
-        log.info(
-            "lookup.completed",
-            request_id=closed.request_id,
-            status=view.status,
-            completed_by=view.completed_by,
-            redelivery=closed.redelivery,
-            elapsed_ms=round((view.completed_at - view.requested_at) * 1000, 1),
-        )
-
-
 def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[FastStream, RabbitBroker]:
     settings = settings or AssemblerSettings()
     topology = make_topology(settings)
@@ -113,8 +93,44 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
     store = RedisAssemblerStore(
         redis, settings.namespace, grace_s=settings.retention_grace_s, lease_s=settings.assembler_publish_lease_s
     )
-    publish = Publish(broker, store)
-    sweeper = Sweeper(store, publish, settings.assembler_max_sweep_interval_s)
+    replies = broker.publisher(
+        title="<gateway reply queue>:LookupCompleted",
+        description=(
+            "The assembled view (header iko-message: view), and for a streamed lookup every fragment as it is "
+            "recorded (FragmentForwarded, iko-message: fragment), to the reply queue named in the request."
+        ),
+        schema=LookupCompleted,
+    )
+    followups = broker.publisher(
+        exchange=topology.lookups,
+        title=f"{topology.lookups.name}:LookupRequested(follow-up)",
+        description="Follow-up lookups of relations (header iko-kind: followup), to the connectors they name.",
+        schema=LookupRequested,
+    )
+
+    async def send_reply(reply_to: str, request_id: str, message: LookupCompleted | FragmentForwarded) -> None:
+        kind = "view" if isinstance(message, LookupCompleted) else "fragment"
+        await replies.publish(
+            dump_model(message),
+            routing_key=reply_to,
+            correlation_id=request_id,
+            headers={MESSAGE_HEADER: kind},
+            content_type="application/json",
+            mandatory=False,
+        )
+
+    async def send_lookup(request: LookupRequested) -> None:
+        await followups.publish(
+            dump_model(request),
+            headers=topology.followup_headers(sorted({q.source for q in request.queries})),
+            correlation_id=request.request_id,
+            content_type="application/json",
+            persist=True,
+        )
+
+    coordinator = Coordinator(store, send_reply, send_lookup)
+    sweeper = Sweeper(store, coordinator.publish, settings.assembler_max_sweep_interval_s)
+    coordinator.notice_deadline = sweeper.notice_deadline
     channel = Channel(prefetch_count=settings.assembler_prefetch)
 
     @broker.subscriber(
@@ -128,11 +144,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
     async def on_request(request: LookupRequested) -> None:
         structlog.contextvars.bind_contextvars(request_id=request.request_id)
         try:
-            closed = await store.register(request)
-            if closed is not None:
-                await publish(closed)
-            else:
-                sweeper.notice_deadline(request.deadline)
+            await coordinator.on_request(request)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
 
@@ -142,13 +154,11 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         channel=channel,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{topology.assembler_fragments.name}:FragmentProduced",
-        description="Every fragment: recorded once; the last expected one closes the request.",
+        description="Every fragment: recorded once; it may start relations; the last expected one closes.",
     )
     async def on_fragment(fragment: FragmentProduced) -> None:
-        outcome, closed = await store.record(fragment)
-        if closed is not None:
-            await publish(closed)
-        elif outcome in ("late", "duplicate", "unexpected"):
+        outcome = await coordinator.on_fragment(fragment)
+        if outcome in ("late", "duplicate", "unexpected"):
             log.info("fragment.dropped", request_id=fragment.request_id, key=fragment.key, outcome=outcome)
 
     app = FastStream(broker, logger=None)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
 import orjson
 from iko_shared.contracts import FragmentProduced, LookupRequested
 from redis.asyncio import Redis
+
+_RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,43 @@ class ClosedRequest:
     closed_by: str
     closed_at: float
     meta: dict[str, Any]
+    # What was expected (key -> descriptor) and what arrived (key -> fragment).
+    expected: dict[str, dict[str, Any]]
     fragments: dict[str, dict[str, Any]]
+    branches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_expanded: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)
     redelivery: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording one fragment led to."""
+
+    outcome: str
+    seq: int = 0
+    # The reply queue to forward the fragment to when the request is streamed.
+    stream_to: str | None = None
+    closed: ClosedRequest | None = None
+    # Set when the fragment starts relations: the request's meta, to expand them from.
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    closed: ClosedRequest | None = None
+    # Fragments that arrived before their request and start relations: (key, fragment).
+    expand_now: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChildQuery:
+    """One follow-up fragment a relation adds to the request."""
+
+    key: str
+    descriptor: dict[str, Any]
+    dedup_token: str
+    expanding: bool
 
 
 @dataclass(frozen=True)
@@ -31,25 +68,49 @@ class SweepResult:
     next_due: float | None
 
 
-_RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def _closed_from_fields(request_id: str, flat: list[Any], redelivery: bool = False) -> ClosedRequest:
     fields = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
-    fragments = {name[2:]: orjson.loads(raw) for name, raw in fields.items() if name.startswith("f:")}
-    meta = orjson.loads(fields["meta"]) if "meta" in fields else {}
+
+    def prefixed(prefix: str) -> dict[str, Any]:
+        return {name[len(prefix) :]: raw for name, raw in fields.items() if name.startswith(prefix)}
+
+    expected = {key: orjson.loads(raw) for key, raw in prefixed("q:").items()}
+    expanded = set(prefixed("xd:"))
+    fragments = {key: orjson.loads(raw) for key, raw in prefixed("f:").items() if key in expected}
     return ClosedRequest(
         request_id=request_id,
         closed_by=_text(fields.get("closed_by", b"deadline")),
         closed_at=float(fields.get("closed_at", 0)) / 1000,
-        meta=meta,
+        meta=orjson.loads(fields["meta"]) if "meta" in fields else {},
+        expected=expected,
         fragments=fragments,
+        branches={name: orjson.loads(raw) for name, raw in prefixed("b:").items()},
+        not_expanded=sorted(k for k in prefixed("x:") if k not in expanded and k in fragments),
+        truncated=sorted(prefixed("tr:")),
         redelivery=redelivery,
     )
+
+
+def descriptor(source: str, **extra: Any) -> bytes:
+    return orjson.dumps({"source": source, **extra})
+
+
+def request_meta(request: LookupRequested) -> dict[str, Any]:
+    """What the assembler keeps of a request to expand its relations and answer it."""
+    return {
+        "profile": request.profile,
+        "identifier": request.identifier.model_dump() if request.identifier else None,
+        "requested_at": request.requested_at,
+        "deadline": request.deadline,
+        "reply_to": request.reply_to,
+        "context": request.context.model_dump(),
+        "relations": [r.model_dump() for r in request.relations],
+        "transform": request.transform,
+    }
 
 
 class RedisAssemblerStore:
@@ -77,17 +138,12 @@ class RedisAssemblerStore:
     async def _call(self, request_key: str, *args: Any) -> Any:
         return await self._script(keys=[*self._shared_keys, request_key], args=list(args))
 
-    async def register(self, request: LookupRequested) -> ClosedRequest | None:
-        meta = orjson.dumps(
-            {
-                "profile": request.profile,
-                "identifier": request.identifier.model_dump() if request.identifier else None,
-                "requested_at": request.requested_at,
-                "deadline": request.deadline,
-                "reply_to": request.reply_to,
-                "queries": [{"key": q.key, "source": q.source} for q in request.queries],
-            }
-        )
+    async def register(self, request: LookupRequested) -> Registered:
+        meta = orjson.dumps(request_meta(request))
+        keys = [q.key for q in request.queries]
+        descriptors = [descriptor(q.source) for q in request.queries]
+        # A root fragment starts relations when a top-level relation is rooted at its key.
+        expanding = sorted({r.from_key for r in request.relations} & set(keys))
         reply = await self._call(
             self._request_key(request.request_id),
             "register",
@@ -97,11 +153,21 @@ class RedisAssemblerStore:
             self._grace_ms,
             self._keep_ms,
             self._lease_ms,
-            *(q.key for q in request.queries),
+            request.reply_to if request.stream else "",
+            len(keys),
+            *keys,
+            *descriptors,
+            len(expanding),
+            *expanding,
         )
-        return self._closed_or_none(request.request_id, reply)
+        outcome = _text(reply[0])
+        if outcome == "closed_now":
+            return Registered(closed=_closed_from_fields(request.request_id, reply[1]))
+        if outcome == "registered":
+            return Registered(expand_now=[(_text(k), orjson.loads(f)) for k, f in reply[1]])
+        return Registered()
 
-    async def record(self, fragment: FragmentProduced) -> tuple[str, ClosedRequest | None]:
+    async def record(self, fragment: FragmentProduced) -> Recorded:
         reply = await self._call(
             self._request_key(fragment.request_id),
             "record",
@@ -113,7 +179,34 @@ class RedisAssemblerStore:
             self._keep_ms,
             self._lease_ms,
         )
-        return _text(reply[0]), self._closed_or_none(fragment.request_id, reply)
+        outcome, seq, stream, payload = _text(reply[0]), int(reply[1]), _text(reply[2]) or None, reply[3]
+        if outcome == "closed_now":
+            return Recorded(outcome, seq, stream, closed=_closed_from_fields(fragment.request_id, payload))
+        if outcome == "expand":
+            return Recorded(outcome, seq, stream, meta=orjson.loads(payload))
+        return Recorded(outcome, seq, stream)
+
+    async def extend(
+        self,
+        request_id: str,
+        parent_key: str,
+        children: list[ChildQuery],
+        branches: dict[str, dict[str, Any]],
+        truncated: list[str],
+    ) -> tuple[str, list[str], ClosedRequest | None]:
+        """Add a fragment's follow-ups atomically; returns the outcome and the child keys to ask for."""
+        args: list[Any] = [request_id, parent_key, self._keep_ms, self._lease_ms, len(children)]
+        for child in children:
+            args += [child.key, orjson.dumps(child.descriptor), child.dedup_token, "1" if child.expanding else "0"]
+        args.append(len(branches))
+        for name, branch in branches.items():
+            args += [name, orjson.dumps(branch)]
+        args += [len(truncated), *truncated]
+        reply = await self._call(self._request_key(request_id), "extend", *args)
+        outcome = _text(reply[0])
+        if outcome == "closed_now":
+            return outcome, [], _closed_from_fields(request_id, reply[1])
+        return outcome, [_text(k) for k in reply[1]], None
 
     async def sweep(self, limit: int = 500) -> SweepResult:
         now_ms, next_due, entries = await self._call(self.request_prefix, "sweep", limit, self._keep_ms, self._lease_ms)
@@ -129,8 +222,3 @@ class RedisAssemblerStore:
     async def stats(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._shared_keys[3])
         return {_text(k): int(v) for k, v in raw.items()}
-
-    def _closed_or_none(self, request_id: str, reply: list[Any]) -> ClosedRequest | None:
-        if _text(reply[0]) != "closed_now":
-            return None
-        return _closed_from_fields(request_id, reply[1])

@@ -4,35 +4,65 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
-from iko_shared.contracts import FragmentError, Identifier, LookupCompleted, SourceResult
+from iko_shared.contracts import BranchResult, FragmentError, Identifier, LookupCompleted, SourceResult
+from iko_shared.logging import get_logger
+from iko_shared.profiles import compile_jq
+
+from iko_assembler.store import ClosedRequest
 
 TIMEOUT_ERROR = FragmentError(code="timeout", message="the source did not answer before the deadline")
 
+log = get_logger()
 
-def compose_view(
-    request_id: str,
-    meta: dict[str, Any],
-    fragments: dict[str, dict[str, Any]],
-    closed_by: str,
-    closed_at: float,
-) -> LookupCompleted:
+
+def source_result(source: str, fragment: dict[str, Any] | None) -> SourceResult:
+    if fragment is None:
+        return SourceResult(source=source, status="timeout", error=TIMEOUT_ERROR)
+    return SourceResult.model_validate({**fragment, "source": source}, strict=False)
+
+
+def _sorted_keys(keys: list[str]) -> list[str]:
+    # Roots first, then branches in tree order: "brp", "zgw", "partners[0].brp", "partners[0].zgw", ...
+    return sorted(keys, key=lambda k: (k.count("."), k))
+
+
+def apply_transform(transform: str | None, answer: dict[str, Any]) -> Any:
+    """The view: the profile's jq transform over the answer, or each source's data as it is."""
+    if transform is None:
+        return {key: result["data"] for key, result in answer["sources"].items()}
+    try:
+        return compile_jq(transform).input_value(answer).first()
+    except ValueError as exc:
+        # A transform that fails on this answer must not lose the answer itself.
+        log.warning("view.transform_failed", error=str(exc).splitlines()[0])
+        return None
+
+
+def compose_view(closed: ClosedRequest) -> LookupCompleted:
     """Every expected key gets a result: its fragment, or ``timeout`` when none arrived in time."""
-    sources: dict[str, SourceResult] = {}
-    for query in meta["queries"]:
-        key, source = query["key"], query["source"]
-        fragment = fragments.get(key)
-        if fragment is None:
-            sources[key] = SourceResult(source=source, status="timeout", error=TIMEOUT_ERROR)
-        else:
-            sources[key] = SourceResult.model_validate({**fragment, "source": source}, strict=False)
-    missing = any(result.status == "timeout" for result in sources.values())
-    return LookupCompleted(
-        request_id=request_id,
+    meta = closed.meta
+    sources = {
+        key: source_result(closed.expected[key]["source"], closed.fragments.get(key))
+        for key in _sorted_keys(list(closed.expected))
+    }
+    timed_out = [key for key, result in sources.items() if result.status == "timeout"]
+    branches = {
+        name: BranchResult.model_validate({**branch, "keys": [k for k in branch["keys"] if k in closed.expected]})
+        for name, branch in sorted(closed.branches.items())
+    }
+    completed = LookupCompleted(
+        request_id=closed.request_id,
         profile=meta["profile"],
         identifier=Identifier.model_validate(meta["identifier"]) if meta.get("identifier") else None,
-        status="partial" if missing else "complete",
-        completed_by=cast(Literal["all_sources", "deadline"], closed_by),
+        status="partial" if timed_out or closed.not_expanded else "complete",
+        completed_by=cast(Literal["all_sources", "deadline"], closed.closed_by),
         requested_at=meta["requested_at"],
-        completed_at=closed_at,
+        completed_at=closed.closed_at,
         sources=sources,
+        branches=branches,
+        timed_out=timed_out,
+        not_expanded=closed.not_expanded,
+        truncated=closed.truncated,
     )
+    answer = completed.model_dump(mode="json", exclude={"view"})
+    return completed.model_copy(update={"view": apply_transform(meta.get("transform"), answer)})

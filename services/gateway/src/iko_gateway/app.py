@@ -17,6 +17,7 @@ from iko_shared.contracts import LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.profiles import ProfileCatalogue, load_profiles
 from iko_shared.redis_client import make_redis
+from iko_shared.topology import MESSAGE_HEADER
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
@@ -51,7 +52,11 @@ def build_gateway_broker(
     )
     async def on_view(message: RabbitMessage) -> None:
         # The body is answered as it is: no need to parse what the assembler already wrote as JSON.
-        if message.correlation_id:
+        if not message.correlation_id:
+            return
+        if message.headers.get(MESSAGE_HEADER) == "fragment":
+            waiter.forward(message.correlation_id, message.body)
+        else:
             waiter.resolve(message.correlation_id, message.body)
 
     return broker, replies.name, lookups_out
@@ -59,7 +64,7 @@ def build_gateway_broker(
 
 def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalogue | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    catalogue = profiles or load_profiles(settings.profiles_file)
+    catalogue = profiles or load_profiles(settings.profiles_dir)
     topology = make_topology(settings)
     waiter = ReplyWaiter()
     instance = uuid.uuid4().hex[:12]
@@ -69,7 +74,7 @@ def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalog
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = make_redis(settings.redis_url, max_connections=8)
         await broker.start()
-        queues = [q.name for q in topology.work_queues(catalogue.sources())]
+        queues = [q.name for q in topology.work_queues(catalogue.connectors())]
         probe = ReadinessProbe(settings.rabbitmq_url, redis, queues)
         app.state.lookups = LookupService(
             catalogue, topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s

@@ -1,17 +1,22 @@
-"""Publishing a lookup and waiting for its view: the gateway's one use of the broker."""
+"""Publishing a request and waiting for its answer: the gateway's one use of the broker."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
+import orjson
 from faststream.rabbit.publisher import RabbitPublisher
-from iko_shared.contracts import Identifier, LookupRequested
+from iko_shared.contracts import Identifier, LookupRequested, RelationPlan, RequestContext, SourceQuery
 from iko_shared.logging import get_logger
-from iko_shared.profiles import Profile, ProfileCatalogue
+from iko_shared.profiles import Profile, ProfileCatalogue, lookup_plan
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
-from iko_gateway.replies import ReplyWaiter
+from iko_gateway.replies import ReplyWaiter, Waiter
 
 log = get_logger()
 
@@ -22,6 +27,19 @@ class PublishFailedError(Exception):
 
 class NoAnswerError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request to send: what to ask, for how long, on whose behalf."""
+
+    profile: str
+    identifier: Identifier | None
+    queries: list[SourceQuery]
+    timeout_ms: int
+    relations: list[RelationPlan]
+    transform: str | None = None
+    context: RequestContext = field(default_factory=RequestContext)
 
 
 class LookupService:
@@ -41,37 +59,97 @@ class LookupService:
         self._reply_to = reply_to
         self._grace = reply_grace_s
 
-    async def lookup(
-        self, request_id: str, profile: Profile, identifier: Identifier, timeout_ms: int | None, now: float
-    ) -> bytes:
-        timeout_s = profile.timeout.effective_ms(timeout_ms) / 1000
-        queries = profile.queries(identifier)
-        message = LookupRequested(
-            request_id=request_id,
+    def profile_lookup(
+        self,
+        profile: Profile,
+        identifier: Identifier,
+        timeout_ms: int | None,
+        context: RequestContext | None = None,
+    ) -> Ask:
+        queries, relations = lookup_plan(profile)
+        return Ask(
             profile=profile.name,
             identifier=identifier,
             queries=queries,
+            timeout_ms=profile.timeout.effective_ms(timeout_ms),
+            relations=relations,
+            transform=profile.transform,
+            context=context or RequestContext(),
+        )
+
+    def _message(self, ask: Ask, request_id: str, stream: bool) -> LookupRequested:
+        now = time.time()
+        return LookupRequested(
+            request_id=request_id,
+            profile=ask.profile,
+            identifier=ask.identifier,
+            queries=ask.queries,
+            context=ask.context,
+            relations=ask.relations,
+            transform=ask.transform,
+            stream=stream,
             requested_at=now,
-            deadline=now + timeout_s,
+            deadline=now + ask.timeout_ms / 1000,
             reply_to=self._reply_to,
         )
-        future = self._waiter.expect(request_id)
+
+    async def _publish(self, message: LookupRequested) -> None:
         try:
-            try:
-                await self._publisher.publish(
-                    dump_model(message),
-                    headers=self._topology.lookup_headers(sorted({q.source for q in queries})),
-                    content_type="application/json",
-                    correlation_id=request_id,
-                    persist=True,
-                )
-            except Exception as exc:
-                log.warning("lookup.publish_failed", request_id=request_id, error=type(exc).__name__)
-                raise PublishFailedError from exc
-            try:
-                return await asyncio.wait_for(future, timeout=timeout_s + self._grace)
-            except TimeoutError as exc:
-                log.warning("lookup.no_answer", request_id=request_id)
-                raise NoAnswerError from exc
+            await self._publisher.publish(
+                dump_model(message),
+                headers=self._topology.lookup_headers(sorted({q.source for q in message.queries})),
+                content_type="application/json",
+                correlation_id=message.request_id,
+                persist=True,
+            )
+        except Exception as exc:
+            log.warning("lookup.publish_failed", request_id=message.request_id, error=type(exc).__name__)
+            raise PublishFailedError from exc
+
+    async def ask(self, ask: Ask, request_id: str | None = None) -> bytes:
+        """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``)."""
+        message = self._message(ask, request_id or str(uuid.uuid4()), stream=False)
+        waiter = self._waiter.expect(message.request_id)
+        try:
+            await self._publish(message)
+            return await self._wait(waiter, message)
         finally:
-            self._waiter.discard(request_id)
+            self._waiter.discard(message.request_id)
+
+    async def ask_json(self, ask: Ask, request_id: str | None = None) -> dict[str, object]:
+        answer: dict[str, object] = orjson.loads(await self.ask(ask, request_id))
+        return answer
+
+    async def stream(self, ask: Ask, request_id: str | None = None) -> AsyncIterator[tuple[str, bytes]]:
+        """Every fragment as it is recorded (``("fragment", json)``), then the answer (``("view", json)``)."""
+        message = self._message(ask, request_id or str(uuid.uuid4()), stream=True)
+        waiter = self._waiter.expect(message.request_id, stream=True)
+        assert waiter.fragments is not None
+        try:
+            await self._publish(message)
+            view_task = asyncio.ensure_future(self._wait(waiter, message))
+            try:
+                while True:
+                    fragment_task = asyncio.ensure_future(waiter.fragments.get())
+                    done, _ = await asyncio.wait({fragment_task, view_task}, return_when=asyncio.FIRST_COMPLETED)
+                    if fragment_task in done:
+                        yield "fragment", fragment_task.result()
+                        continue
+                    fragment_task.cancel()
+                    # Fragments that came in with the view still go out before it, in order.
+                    while not waiter.fragments.empty():
+                        yield "fragment", waiter.fragments.get_nowait()
+                    yield "view", view_task.result()
+                    return
+            finally:
+                view_task.cancel()
+        finally:
+            self._waiter.discard(message.request_id)
+
+    async def _wait(self, waiter: Waiter, message: LookupRequested) -> bytes:
+        timeout = message.deadline - time.time() + self._grace
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.view), timeout=max(timeout, 0.001))
+        except TimeoutError as exc:
+            log.warning("lookup.no_answer", request_id=message.request_id)
+            raise NoAnswerError from exc

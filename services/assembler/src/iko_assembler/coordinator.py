@@ -1,0 +1,124 @@
+"""What the assembler does with each message: the store decides, this class acts on its decisions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from iko_shared.contracts import (
+    FragmentForwarded,
+    FragmentProduced,
+    LookupCompleted,
+    LookupRequested,
+    RelationPlan,
+    RequestContext,
+)
+from iko_shared.logging import get_logger
+
+from iko_assembler.relations import expand
+from iko_assembler.store import ClosedRequest, RedisAssemblerStore, request_meta
+from iko_assembler.view import compose_view, source_result
+
+log = get_logger()
+
+# Where a message goes: the reply queue of the gateway replica that waits, or the lookups exchange.
+SendReply = Callable[[str, str, LookupCompleted | FragmentForwarded], Awaitable[None]]
+SendLookup = Callable[[LookupRequested], Awaitable[None]]
+
+
+class Coordinator:
+    def __init__(
+        self,
+        store: RedisAssemblerStore,
+        send_reply: SendReply,
+        send_lookup: SendLookup,
+        notice_deadline: Callable[[float], None] = lambda deadline: None,
+    ) -> None:
+        self._store = store
+        self._send_reply = send_reply
+        self._send_lookup = send_lookup
+        self.notice_deadline = notice_deadline
+
+    async def on_request(self, request: LookupRequested) -> None:
+        registered = await self._store.register(request)
+        if registered.closed is not None:
+            await self.publish(registered.closed)
+            return
+        self.notice_deadline(request.deadline)
+        meta = request_meta(request)
+        for key, fragment in registered.expand_now:
+            await self._expand(request.request_id, meta, key, fragment)
+
+    async def on_fragment(self, fragment: FragmentProduced) -> str:
+        recorded = await self._store.record(fragment)
+        if recorded.stream_to and recorded.seq:
+            await self._forward(recorded.stream_to, fragment, recorded.seq)
+        if recorded.closed is not None:
+            await self.publish(recorded.closed)
+        elif recorded.meta is not None:
+            data = fragment.model_dump(mode="json", include={"status", "data"})
+            await self._expand(fragment.request_id, recorded.meta, fragment.key, data)
+        return recorded.outcome
+
+    async def _forward(self, reply_to: str, fragment: FragmentProduced, seq: int) -> None:
+        forwarded = FragmentForwarded(
+            request_id=fragment.request_id,
+            key=fragment.key,
+            seq=seq,
+            result=source_result(fragment.source, fragment.model_dump(mode="json")),
+        )
+        await self._send_reply(reply_to, fragment.request_id, forwarded)
+
+    async def _expand(self, request_id: str, meta: dict[str, Any], key: str, fragment: dict[str, Any]) -> None:
+        relations = [RelationPlan.model_validate(r) for r in meta.get("relations", [])]
+        expansion = expand(relations, key, fragment)
+        outcome, accepted, closed = await self._store.extend(
+            request_id, key, expansion.children, expansion.branches, expansion.truncated
+        )
+        if closed is not None:
+            await self.publish(closed)
+            return
+        if outcome != "extended":
+            return
+        asked = set(accepted)
+        context = RequestContext.model_validate(meta.get("context") or {})
+        for followup in expansion.followups:
+            queries = [q for q in followup.queries if q.key in asked]
+            if not queries:
+                continue
+            await self._send_lookup(
+                LookupRequested(
+                    request_id=request_id,
+                    profile=meta["profile"],
+                    identifier=followup.identifier,
+                    queries=queries,
+                    context=context,
+                    requested_at=meta["requested_at"],
+                    deadline=meta["deadline"],
+                    reply_to=meta["reply_to"],
+                )
+            )
+        log.info(
+            "relations.expanded",
+            request_id=request_id,
+            key=key,
+            branches=len(expansion.branches),
+            asked=len(asked),
+            truncated=len(expansion.truncated),
+        )
+
+    async def publish(self, closed: ClosedRequest) -> None:
+        view = compose_view(closed)
+        await self._send_reply(closed.meta["reply_to"], closed.request_id, view)
+        await self._store.finish(closed.request_id)
+        log.info(
+            "lookup.completed",
+            request_id=closed.request_id,
+            status=view.status,
+            completed_by=view.completed_by,
+            redelivery=closed.redelivery,
+            fragments=len(closed.fragments),
+            elapsed_ms=round((view.completed_at - view.requested_at) * 1000, 1),
+            latency_ms=round((time.time() - view.requested_at) * 1000, 1),
+        )
