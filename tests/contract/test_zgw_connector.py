@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -12,6 +13,8 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 import pytest
+from iko_sandbox.zgw.app import DEFAULT_SECRET as SANDBOX_DEFAULT_SECRET
+from iko_sandbox.zgw.app import create_zgw_app
 from iko_shared.connector import ResilientTransport, SourceError
 from iko_shared.contracts import FragmentProduced, Identifier
 from iko_zgw_connector.catalogue import CatalogueCache
@@ -419,6 +422,25 @@ async def test_a_wrong_secret_is_the_apis_permission_denied(sim: Simulator):
     assert fragment.status == "error"
     assert fragment.error is not None
     assert (fragment.error.code, fragment.error.details) == ("permission_denied", {"status": 403})
+
+
+async def test_the_connectors_default_secret_is_the_sandboxs_and_signs_without_a_warning(monkeypatch):
+    monkeypatch.delenv("IKO_ZGW_SECRET", raising=False)
+    monkeypatch.delenv("IKO_SANDBOX_ZGW_SECRET", raising=False)
+    settings = ZgwSettings()
+    assert settings.secret.get_secret_value() == SANDBOX_DEFAULT_SECRET
+    assert len(SANDBOX_DEFAULT_SECRET.encode()) >= 32, "RFC 7518: an HS256 key of at least 256 bits"
+    app = create_zgw_app()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        token = ZgwToken(settings.client_id, settings.secret.get_secret_value()).bearer()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://zgw") as client:
+            answer = await client.post(
+                ZOEK_PATH,
+                json={BSN_FILTER: BSN.value},
+                headers={"Authorization": f"Bearer {token}", "Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"},
+            )
+    assert answer.status_code == 200
 
 
 def test_the_token_carries_the_zgw_claims_signed_hs256():

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import AsyncIterator
 
 import httpx
@@ -23,10 +22,7 @@ def zgw_token(secret: str = DEFAULT_SECRET, client_id: str = DEFAULT_CLIENT_ID) 
         "user_id": "tester",
         "user_representation": "Test Er",
     }
-    with warnings.catch_warnings():
-        # The project's default secret is shorter than RFC 7518 recommends; that is its choice.
-        warnings.simplefilter("ignore")
-        return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 @pytest.fixture(scope="session")

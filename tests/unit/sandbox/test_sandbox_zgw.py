@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import warnings
+
 import httpx
 import pytest
-from iko_sandbox.zgw.app import create_zgw_app
+from iko_sandbox.zgw.app import DEFAULT_SECRET, create_zgw_app
+from iko_sandbox.zgw.auth import JwtSettings, check_authorization
 
 from tests.unit.sandbox.conftest import zgw_token
 from tests.unit.sandbox.spec_check import HOST, validate_request, validate_response
@@ -123,7 +126,7 @@ async def test_too_long_bsn_filter_is_a_400(zgw: httpx.AsyncClient) -> None:
     [
         None,
         "Bearer not-a-jwt",
-        f"Bearer {zgw_token(secret='wrong-secret')}",
+        f"Bearer {zgw_token(secret='a-wrong-secret-that-is-long-enough-for-hs256')}",
         f"Bearer {zgw_token(client_id='someone-else')}",
         f"Token {zgw_token()}",
     ],
@@ -319,3 +322,20 @@ async def test_zoek_without_a_valid_token_is_403(zgw_app: object) -> None:
     validate_response("zaken", response)
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
+
+
+def test_the_default_secret_is_long_enough_for_hs256() -> None:
+    assert len(DEFAULT_SECRET.encode()) >= 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        token = zgw_token()
+        assert check_authorization(f"Bearer {token}", JwtSettings(DEFAULT_SECRET, "iko")) is None
+
+
+def test_a_configured_short_secret_works_without_a_warning_per_request() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        token = zgw_token(secret="short")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_authorization(f"Bearer {token}", JwtSettings("short", "iko")) is None

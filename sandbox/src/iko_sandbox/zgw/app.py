@@ -22,7 +22,9 @@ from iko_sandbox.zgw.zaken import Zaak
 
 SECRET_ENV = "IKO_SANDBOX_ZGW_SECRET"
 CLIENT_ID_ENV = "IKO_SANDBOX_ZGW_CLIENT_ID"
-DEFAULT_SECRET = "iko-sandbox-secret"
+# At least 32 bytes, as RFC 7518 asks of an HS256 key (PyJWT warns about shorter ones); the ZGW connector
+# defaults to the same value.
+DEFAULT_SECRET = "iko-sandbox-secret-not-for-production"
 DEFAULT_CLIENT_ID = "iko"
 PAGE_SIZE = 100
 CRS = "EPSG:4326"

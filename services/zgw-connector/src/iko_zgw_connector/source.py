@@ -75,7 +75,8 @@ class ZgwSettings(SourceHttpSettings):
     base_url: str = "http://127.0.0.1:8103"
     zaken_path: str = "/zaken/api/v1"
     client_id: str = "iko"
-    secret: SecretStr = SecretStr("iko-sandbox-secret")
+    # The sandbox's default secret (32+ bytes, as RFC 7518 asks of an HS256 key); set your own anywhere else.
+    secret: SecretStr = SecretStr("iko-sandbox-secret-not-for-production")
     max_pages: int = 5
     # How zaken are searched: POST .../zaken/_zoek with the filter in the body (zoek), or GET .../zaken with the
     # filter in the query string (list; puts the identifier in URLs, for servers without _zoek only).
