@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from iko_brp_connector.source import BrpSettings, BrpSource
 from iko_kvk_connector.source import KvkSettings, KvkSource
 from iko_sandbox.brp.app import create_brp_app
@@ -11,7 +13,7 @@ from iko_shared.contracts import FragmentProduced, Identifier
 from iko_zgw_connector.source import ZgwSettings, ZgwSource
 from pydantic import SecretStr
 
-from tests.contract.kit import ConnectorCase, Scenario
+from tests.contract.kit import Check, ConnectorCase, Scenario
 
 BSN = Identifier(type="bsn", value="999993653")
 UNKNOWN_BSN = Identifier(type="bsn", value="999990007")
@@ -20,6 +22,31 @@ UNKNOWN_KVK = Identifier(type="kvk", value="12345678")
 
 API_KEY = "contract-key"
 ZGW_SECRET = "contract-secret-long-enough-for-hs256-keys"
+
+
+def brp_source(base_url: str, /, **overrides: Any) -> tuple[BrpSource, BrpSettings]:
+    settings = BrpSettings(**{"base_url": base_url, "api_key": SecretStr(API_KEY), "batch_window_ms": 2, **overrides})
+    return BrpSource(settings), settings
+
+
+def kvk_source(base_url: str, /, **overrides: Any) -> tuple[KvkSource, KvkSettings]:
+    settings = KvkSettings(**{"base_url": base_url, "api_key": SecretStr(API_KEY), **overrides})
+    return KvkSource(settings), settings
+
+
+def zgw_source(base_url: str, /, **overrides: Any) -> tuple[ZgwSource, ZgwSettings]:
+    settings = ZgwSettings(**{"base_url": base_url, "secret": SecretStr(ZGW_SECRET), **overrides})
+    return ZgwSource(settings), settings
+
+
+def http_status(status: int) -> Check:
+    """The error names the status the source answered with."""
+
+    def check(fragment: FragmentProduced) -> None:
+        assert fragment.error is not None
+        assert (fragment.error.details or {}).get("status") == status, fragment.error
+
+    return check
 
 
 def _brp_person(fragment: FragmentProduced) -> None:
@@ -94,10 +121,7 @@ def _no_zaken(fragment: FragmentProduced) -> None:
 
 BRP = ConnectorCase(
     source="brp",
-    make_source=lambda url: (
-        BrpSource(s := BrpSettings(base_url=url, api_key=SecretStr(API_KEY), batch_window_ms=2)),
-        s,
-    ),
+    make_source=brp_source,
     make_simulator=lambda: create_brp_app(api_key=API_KEY),
     happy=Scenario(
         "raadpleeg",
@@ -110,6 +134,27 @@ BRP = ConnectorCase(
         "unknown bsn", "RaadpleegMetBurgerservicenummer", UNKNOWN_BSN, fields=["naam"], status="not_found"
     ),
     errors=[
+        # The BRP API gateway refuses a call without the right X-API-KEY: 401 problem+json "authentication".
+        Scenario(
+            "missing X-API-KEY",
+            "RaadpleegMetBurgerservicenummer",
+            BSN,
+            fields=["naam"],
+            settings={"api_key": None},
+            status="error",
+            error_code="authentication",
+            check=http_status(401),
+        ),
+        Scenario(
+            "wrong X-API-KEY",
+            "RaadpleegMetBurgerservicenummer",
+            BSN,
+            fields=["naam"],
+            settings={"api_key": SecretStr("not-the-brp-key")},
+            status="error",
+            error_code="authentication",
+            check=http_status(401),
+        ),
         Scenario(
             "unknown field",
             "RaadpleegMetBurgerservicenummer",
@@ -154,11 +199,29 @@ BRP = ConnectorCase(
 
 KVK_CASE = ConnectorCase(
     source="kvk",
-    make_source=lambda url: (KvkSource(s := KvkSettings(base_url=url, api_key=SecretStr(API_KEY))), s),
+    make_source=kvk_source,
     make_simulator=lambda: create_kvk_app(api_key=API_KEY),
     happy=Scenario("basisprofiel", "basisprofiel", KVK, check=_kvk_profile),
     not_found=Scenario("unknown kvkNummer", "basisprofiel", UNKNOWN_KVK, status="not_found"),
     errors=[
+        Scenario(
+            "wrong apikey",
+            "basisprofiel",
+            KVK,
+            settings={"api_key": SecretStr("not-the-kvk-key")},
+            status="error",
+            error_code="IPD1002",
+            check=http_status(401),
+        ),
+        Scenario(
+            "missing apikey",
+            "basisprofiel",
+            KVK,
+            settings={"api_key": None},
+            status="error",
+            error_code="IPD1002",
+            check=http_status(401),
+        ),
         Scenario(
             "error scenario 90004973",
             "basisprofiel",
@@ -223,12 +286,22 @@ KVK_CASE = ConnectorCase(
 
 ZGW = ConnectorCase(
     source="zgw",
-    make_source=lambda url: (ZgwSource(s := ZgwSettings(base_url=url, secret=SecretStr(ZGW_SECRET))), s),
+    make_source=zgw_source,
     make_simulator=lambda: create_zgw_app(secret=ZGW_SECRET, client_id="iko"),
     happy=Scenario("zaken of a person", "zaken", BSN, check=_zaken),
     # A person without zaken is an answer, not an absence: ok with an empty list.
     not_found=Scenario("zaken of a stranger", "zaken", UNKNOWN_BSN, check=_no_zaken),
     errors=[
+        # A token signed with another secret: the ZGW API's 403 "permission_denied".
+        Scenario(
+            "wrong secret",
+            "zaken",
+            BSN,
+            settings={"secret": SecretStr("not-the-secret-the-zgw-api-knows-at-all")},
+            status="error",
+            error_code="permission_denied",
+            check=http_status(403),
+        ),
         # The Zaken API's own validation (maxLength 9 of inpBsn): 400 "invalid" with invalidParams.
         Scenario(
             "a bsn longer than the filter allows",

@@ -1,7 +1,9 @@
 """The connector contract kit: what every source connector must do, described once, run against each.
 
 A ``ConnectorCase`` tells the kit how to build one connector's adapter and its simulator, and which scenarios
-its source documents (happy path, not found, each documented error, searches). The tests in
+its source documents (happy path, not found, each documented error, searches). A scenario may override settings
+of the adapter (``Scenario.settings``: a wrong credential, another filter); they are handed to the case's
+``make_source`` as keyword overrides of the settings it builds. The tests in
 ``test_connector_contract.py`` run every case through the real runtime pieces — the adapter, the resilient
 transport and ``ConnectorRuntime`` — against the simulator served over real HTTP, so timeouts, resets and
 retries behave as they do in production.
@@ -15,8 +17,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -26,6 +28,15 @@ from iko_shared.connector import CircuitBreaker, ConnectorRuntime, RetryPolicy, 
 from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext, SourceQuery
 
 Check = Callable[[FragmentProduced], None]
+
+
+class SourceFactory(Protocol):
+    """Builds an adapter for the simulator at ``base_url``, and the settings its HTTP client is built from.
+
+    ``overrides`` are settings fields (``secret=...``, ``api_key=...``) that win over the factory's own values.
+    """
+
+    def __call__(self, base_url: str, /, **overrides: Any) -> tuple[Source, SourceHttpSettings]: ...
 
 
 @dataclass(frozen=True)
@@ -40,13 +51,14 @@ class Scenario:
     error_code: str | None = None
     check: Check | None = None
     context: RequestContext = field(default_factory=RequestContext)
+    # Settings of the adapter that differ for this scenario, merged over those the case's make_source builds.
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ConnectorCase:
     source: str
-    # base_url -> the adapter and the settings its HTTP client is built from
-    make_source: Callable[[str], tuple[Source, SourceHttpSettings]]
+    make_source: SourceFactory
     make_simulator: Callable[[], FastAPI]
     happy: Scenario
     not_found: Scenario
@@ -55,6 +67,15 @@ class ConnectorCase:
 
     def __str__(self) -> str:
         return self.source
+
+    def with_settings(self, **overrides: Any) -> ConnectorCase:
+        """The same case with some settings changed for every scenario (a scenario's own settings still win)."""
+        base = self.make_source
+
+        def make_source(base_url: str, /, **more: Any) -> tuple[Source, SourceHttpSettings]:
+            return base(base_url, **{**overrides, **more})
+
+        return replace(self, make_source=make_source)
 
 
 def free_port() -> int:
@@ -128,7 +149,11 @@ def lookup_for(case: ConnectorCase, scenario: Scenario, deadline_s: float = 5.0)
 
 
 class Harness:
-    """One connector wired as in production, publishing into a list instead of RabbitMQ."""
+    """One connector wired as in production, publishing into a list instead of RabbitMQ.
+
+    A scenario with its own ``settings`` runs on an adapter and client built for it alone (with the same retry
+    policy and circuit breaker, but the default inner transport), closed when the run ends.
+    """
 
     def __init__(
         self,
@@ -139,8 +164,11 @@ class Harness:
         inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.case = case
+        self._simulator = simulator
+        self._policy = policy or RetryPolicy(base_delay_s=0.01)
+        self._breaker = breaker
         self.source, settings = case.make_source(simulator.url)
-        self.client = make_client(settings, case.source, policy or RetryPolicy(base_delay_s=0.01), breaker, inner)
+        self.client = make_client(settings, case.source, self._policy, breaker, inner)
         self.published: list[FragmentProduced] = []
         self.runtime = ConnectorRuntime(self.source, self.client, self._publish)
 
@@ -148,6 +176,14 @@ class Harness:
         self.published.append(fragment)
 
     async def run(self, scenario: Scenario, deadline_s: float = 5.0) -> FragmentProduced | None:
+        if scenario.settings:
+            own = Harness(self.case.with_settings(**scenario.settings), self._simulator, self._policy, self._breaker)
+            try:
+                fragment = await own.run(replace(scenario, settings={}), deadline_s)
+            finally:
+                await own.aclose()
+            self.published.extend(own.published)
+            return fragment
         request = lookup_for(self.case, scenario, deadline_s)
         await self.runtime.handle(request)
         # Runs may overlap (batching tests): hand back this request's own fragment.

@@ -6,13 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from iko_brp_connector.source import BrpSettings, BrpSource
 from iko_sandbox.brp.app import create_brp_app
 from iko_shared.contracts import Identifier, RequestContext
-from pydantic import SecretStr
 
 from tests.contract.cases import API_KEY, BRP, BSN
-from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
+from tests.contract.kit import Harness, Scenario, Simulator, serve_simulator
 
 BSNS = ["999993653", "999990408", "999994086", "999991838", "999992557"]
 
@@ -30,17 +28,9 @@ def simulator(brp_simulator: Simulator) -> Iterator[Simulator]:
     brp_simulator.reset()
 
 
-def case_with(**settings: object) -> ConnectorCase:
-    def make(url: str) -> tuple[BrpSource, BrpSettings]:
-        s = BrpSettings(base_url=url, api_key=SecretStr(API_KEY), **settings)  # type: ignore[arg-type]
-        return BrpSource(s), s
-
-    return ConnectorCase("brp", make, BRP.make_simulator, BRP.happy, BRP.not_found)
-
-
 @pytest.fixture
 async def harness(simulator: Simulator) -> AsyncIterator[Harness]:
-    running = Harness(case_with(origin_oin="00000001234567890000", batch_window_ms=5), simulator)
+    running = Harness(BRP.with_settings(origin_oin="00000001234567890000", batch_window_ms=5), simulator)
     yield running
     await running.aclose()
 
@@ -115,7 +105,7 @@ async def test_unknown_person_in_a_batch_is_not_found_for_that_lookup_only(harne
 
 async def test_a_refused_batch_is_asked_bsn_by_bsn(simulator):
     # A field the BRP refuses fails the whole batch; split up, each lookup gets its own 400 error.
-    running = Harness(case_with(batch_window_ms=5), simulator)
+    running = Harness(BRP.with_settings(batch_window_ms=5), simulator)
     try:
         fragments = await asyncio.gather(*(running.run(raadpleeg(bsn, ["bestaatNiet"])) for bsn in BSNS[:3]))
     finally:
