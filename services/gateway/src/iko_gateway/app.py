@@ -21,6 +21,7 @@ from iko_shared.topology import MESSAGE_HEADER
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
+from iko_gateway.compat import compat_router
 from iko_gateway.lookups import LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
@@ -96,6 +97,7 @@ def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalog
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(compat_router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
