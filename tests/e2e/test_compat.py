@@ -127,6 +127,12 @@ async def test_bedrijf_detail(gateway):
     assert view["vestigingen"]["totalElements"] >= 1
 
 
+async def test_id_in_the_path_as_older_valtimo_clients_send_it(gateway):
+    response = await gateway.get(f"/aggregated-data-profiles/persoon/{PERSOON_BSN}")
+    assert response.status_code == 200, response.text
+    assert pointer(response.json(), "/persoon/burgerservicenummer") == PERSOON_BSN
+
+
 async def test_schema_is_the_views_shape(gateway):
     response = await gateway.get("/aggregated-data-profiles/persoon/schema")
     assert response.status_code == 200, response.text

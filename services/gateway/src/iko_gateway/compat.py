@@ -20,6 +20,9 @@ Routes and the shapes chosen, with where they come from (Integraal-Klant-en-Obje
     Other query parameters are accepted and ignored. The profile's default timeout applies (Valtimo sets none).
     A partial answer (a source timed out) is still the view, with ``X-IKO-Status: partial`` — where the IKO Server
     fails the whole call, the case worker sees what did arrive.
+``GET /aggregated-data-profiles/{name}/{id}``
+    The same with the id in the path, as older Valtimo ``IkoClient`` versions and the IKO Server's request
+    examples send it (``/schema`` is not an id: it is the route below).
 ``GET /aggregated-data-profiles/{name}/schema``
     The JSON Schema of the view (the IKO Server answers the schema of the transformed result), see
     ``compat_schema``.
@@ -337,3 +340,22 @@ async def endpoint_search(connector: str, instance: str, operation: str, request
 )
 async def endpoint_detail(connector: str, instance: str, operation: str, id: str, request: Request) -> Response:
     return await _endpoint(request, connector, operation, id)
+
+
+@compat_router.get(
+    "/aggregated-data-profiles/{name}/{id}",
+    summary="The profile's view, the identifier in the path (older Valtimo IKO clients)",
+    description=COMPAT_NOTE
+    + "\n\nOlder Valtimo versions (and the IKO Server's own request examples) put the id in the path; the same "
+    "as `?id=`.",
+    responses={400: {"description": "Unreadable id or containerParam"}, 404: {"description": "Unknown profile"}},
+)
+async def aggregated_data_profile_by_path(
+    name: str,
+    id: str,
+    request: Request,
+    containerParam: Annotated[  # noqa: N803 - the IKO Server's parameter name
+        list[str] | None, Query(description="Base64 of {containerId, pageable, filters}; repeatable")
+    ] = None,
+) -> Response:
+    return await aggregated_data_profile(name, request, id, containerParam)
