@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,13 +29,33 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+SHIPPED_PROFILES = Path(__file__).resolve().parents[2] / "deploy" / "config" / "profiles"
+TEST_PROFILES = Path(__file__).resolve().parent / "profiles"
+
+
+def profiles_folder() -> Path:
+    """The shipped profiles plus the test profiles, in a folder of their own for one stack."""
+    folder = Path(tempfile.mkdtemp(prefix="iko-e2e-profiles-"))
+    for source in (SHIPPED_PROFILES, TEST_PROFILES):
+        for path in source.glob("*.yaml"):
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
 def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object) -> Stack:
     gateway, brp, kvk, zgw = free_ports(4)
     stack = Stack(
         new_namespace(label),
         gateway_port=gateway,
         sandbox_ports=(brp, kvk, zgw),
-        extra_env={"IKO_RABBITMQ_URL": rabbitmq_url, "IKO_REDIS_URL": redis_url},
+        extra_env={
+            "IKO_RABBITMQ_URL": rabbitmq_url,
+            "IKO_REDIS_URL": redis_url,
+            "IKO_PROFILES_DIR": str(profiles_folder()),
+            # Tests that make a source fail on purpose must not open its circuit for the tests after them;
+            # the circuit itself is tested by the contract kit.
+            "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
+        },
         **options,  # type: ignore[arg-type]
     )
     stack.start()
@@ -62,3 +85,17 @@ def sandbox(stack: Stack) -> Iterator[httpx.Client]:
     with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as client:
         yield client
         client.delete("/__sandbox__/behaviour")
+
+
+@pytest.fixture
+def simulators(stack: Stack) -> Iterator[dict[str, httpx.Client]]:
+    """Control of every simulator, with its recorded requests cleared first and its behaviour reset after."""
+    clients = {name: httpx.Client(base_url=url, timeout=5) for name, url in stack.sandbox_urls.items()}
+    try:
+        for client in clients.values():
+            client.delete("/__sandbox__/requests")
+        yield clients
+    finally:
+        for client in clients.values():
+            client.delete("/__sandbox__/behaviour")
+            client.close()

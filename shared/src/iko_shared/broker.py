@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
-from faststream.rabbit import RabbitBroker, RabbitQueue
+import traceback
+from typing import Any
 
+from faststream import BaseMiddleware
+from faststream.rabbit import RabbitBroker, RabbitQueue
+from pydantic import ValidationError
+
+from iko_shared.logging import get_logger
 from iko_shared.settings import CommonSettings
 from iko_shared.topology import Topology
+
+log = get_logger()
+
+
+def describe_failure(exc: BaseException) -> dict[str, Any]:
+    """Where and what failed, without the exception's message: messages (pydantic's above all) quote the
+    input, and the input here is personal data."""
+    where = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}:{frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    described: dict[str, Any] = {"error": type(exc).__name__, "where": where[-5:]}
+    if isinstance(exc, ValidationError):
+        described["invalid"] = [f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()][:10]
+    return described
+
+
+class LogFailures(BaseMiddleware):
+    """FastStream's own logging is off (it would log payloads); a handler that fails must still be seen."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        try:
+            return await call_next(msg)
+        except Exception as exc:
+            log.error(
+                "message.failed",
+                routing_key=getattr(getattr(msg, "raw_message", None), "routing_key", None),
+                delivery=(getattr(msg, "headers", None) or {}).get("x-delivery-count"),
+                **describe_failure(exc),
+            )
+            raise
 
 
 def make_broker(settings: CommonSettings, *, description: str = "") -> RabbitBroker:
@@ -14,6 +51,7 @@ def make_broker(settings: CommonSettings, *, description: str = "") -> RabbitBro
         logger=None,
         description=description or None,
         graceful_timeout=10.0,
+        middlewares=[LogFailures],
     )
 
 

@@ -36,6 +36,8 @@ class SourceQuery(Contract):
     operation: str
     fields: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    # Whom this query is about, when not the request's identifier (the follow-ups of a relation).
+    identifier: Identifier | None = None
 
 
 class RelationPlan(Contract):

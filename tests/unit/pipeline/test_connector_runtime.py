@@ -120,3 +120,20 @@ async def test_fragment_finished_after_the_deadline_is_not_published():
     _, runtime, published = await run(slow, request(deadline_in=0.1))
     assert published == []
     assert runtime.expired == 1
+
+
+def test_failures_are_described_without_quoting_the_input():
+    from iko_shared.broker import describe_failure
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        bsn: int
+
+    try:
+        Person.model_validate({"bsn": "999993653-not-a-number"})
+    except Exception as exc:
+        described = describe_failure(exc)
+    assert described["error"] == "ValidationError"
+    assert described["invalid"] == ["bsn: int_parsing"]
+    assert "999993653" not in str(described)
+    assert described["where"], "the frames say where it failed"

@@ -53,6 +53,7 @@ def test_each_selected_identifier_becomes_a_branch_with_every_query():
     assert followup.identifier.value == "999990408"
     assert [q.key for q in followup.queries] == ["partners[0].brp", "partners[0].zgw"]
     assert followup.queries[0].fields == ["naam"]
+    assert followup.queries[0].identifier == followup.identifier, "each query names whom it is about"
     assert expansion.children[0].dedup_token == "brp|RaadpleegMetBurgerservicenummer|bsn:999990408"
 
 

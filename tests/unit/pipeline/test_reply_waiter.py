@@ -44,3 +44,17 @@ async def test_a_streamed_request_receives_its_fragments_in_order_then_its_view(
     assert [streamed.fragments.get_nowait(), streamed.fragments.get_nowait()] == [b"1", b"2"]
     assert await streamed.view == b"view"
     assert not plain.view.done()
+
+
+def test_fragments_are_put_back_in_the_order_they_were_recorded():
+    from iko_gateway.lookups import InOrder
+
+    def frag(seq: int) -> bytes:
+        return b'{"seq": %d}' % seq
+
+    ordered = InOrder()
+    assert ordered.add(frag(2)) == []
+    assert ordered.add(frag(3)) == []
+    assert ordered.add(frag(1)) == [frag(1), frag(2), frag(3)]
+    assert ordered.add(frag(5)) == []
+    assert ordered.flush() == [frag(5)], "one still missing when the answer comes is skipped"

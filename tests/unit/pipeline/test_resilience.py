@@ -162,3 +162,22 @@ def test_successes_reset_the_failure_count(clock):
     for _ in range(2):
         breaker.record_failure()
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_the_breaker_counts_calls_not_attempts(clock, deadline):
+    breaker = CircuitBreaker(failure_threshold=2, clock=clock)
+    transport, seen = scripted(503, 503, 503)
+    client, _ = client_for(transport, clock, policy=RetryPolicy(max_attempts=3), breaker=breaker)
+    assert (await client.get("/x")).status_code == 503
+    assert len(seen) == 3
+    assert breaker.state is BreakerState.CLOSED, "three failed attempts of one call are one failure"
+    assert (await client.get("/x")).status_code == 503
+    assert breaker.state is BreakerState.OPEN
+
+
+async def test_a_call_that_recovers_on_retry_counts_as_a_success(clock, deadline):
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    transport, _ = scripted(httpx.ConnectError("refused"), 200)
+    client, _ = client_for(transport, clock, breaker=breaker)
+    assert (await client.get("/x")).status_code == 200
+    assert breaker.state is BreakerState.CLOSED

@@ -17,7 +17,7 @@ from iko_shared.contracts import (
 from iko_shared.logging import get_logger
 
 from iko_assembler.relations import expand
-from iko_assembler.store import ClosedRequest, RedisAssemblerStore, request_meta
+from iko_assembler.store import RESULT_FIELDS, ClosedRequest, RedisAssemblerStore, request_meta
 from iko_assembler.view import compose_view, source_result
 
 log = get_logger()
@@ -66,7 +66,7 @@ class Coordinator:
             request_id=fragment.request_id,
             key=fragment.key,
             seq=seq,
-            result=source_result(fragment.source, fragment.model_dump(mode="json")),
+            result=source_result(fragment.source, fragment.model_dump(mode="json", include=RESULT_FIELDS)),
         )
         await self._send_reply(reply_to, fragment.request_id, forwarded)
 
@@ -82,18 +82,17 @@ class Coordinator:
         if outcome != "extended":
             return
         asked = set(accepted)
-        context = RequestContext.model_validate(meta.get("context") or {})
-        for followup in expansion.followups:
-            queries = [q for q in followup.queries if q.key in asked]
-            if not queries:
-                continue
+        queries = [q for followup in expansion.followups for q in followup.queries if q.key in asked]
+        if queries:
+            # One message for every follow-up of this fragment: each query names whom it is about, and a
+            # connector that takes several at once (the BRP, 20 BSNs a call) batches them.
             await self._send_lookup(
                 LookupRequested(
                     request_id=request_id,
                     profile=meta["profile"],
-                    identifier=followup.identifier,
+                    identifier=None,
                     queries=queries,
-                    context=context,
+                    context=RequestContext.model_validate(meta.get("context") or {}),
                     requested_at=meta["requested_at"],
                     deadline=meta["deadline"],
                     reply_to=meta["reply_to"],

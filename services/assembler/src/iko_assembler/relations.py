@@ -94,7 +94,9 @@ def expand(relations: list[RelationPlan], parent_key: str, fragment: dict[str, A
         for index, value in enumerate(valid):
             branch = f"{scope}{plan.name}[{index}]"
             identifier = Identifier(type=plan.identifier_type, value=value)
-            queries = [q.model_copy(update={"key": f"{branch}.{q.key}"}) for q in plan.queries]
+            queries = [
+                q.model_copy(update={"key": f"{branch}.{q.key}", "identifier": identifier}) for q in plan.queries
+            ]
             result.branches[branch] = {
                 "relation": plan.name,
                 "parent": parent_key,

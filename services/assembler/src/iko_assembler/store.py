@@ -10,7 +10,7 @@ import orjson
 from iko_shared.contracts import FragmentProduced, LookupRequested
 from redis.asyncio import Redis
 
-_RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
+RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class RedisAssemblerStore:
             "record",
             fragment.request_id,
             fragment.key,
-            orjson.dumps(fragment.model_dump(mode="json", include=_RESULT_FIELDS)),
+            orjson.dumps(fragment.model_dump(mode="json", include=RESULT_FIELDS)),
             int(fragment.deadline * 1000),
             self._grace_ms,
             self._keep_ms,

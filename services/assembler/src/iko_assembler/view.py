@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, cast
 
 from iko_shared.contracts import BranchResult, FragmentError, Identifier, LookupCompleted, SourceResult
@@ -21,9 +22,14 @@ def source_result(source: str, fragment: dict[str, Any] | None) -> SourceResult:
     return SourceResult.model_validate({**fragment, "source": source}, strict=False)
 
 
+def _tree_order(key: str) -> tuple[int, list[tuple[str, int]]]:
+    # Roots first, then branches in tree order, indices as numbers: kinderen[2] before kinderen[10].
+    parts = [(name, int(index or -1)) for name, index in re.findall(r"([^.\[\]]+)(?:\[(\d+)\])?", key)]
+    return key.count("."), parts
+
+
 def _sorted_keys(keys: list[str]) -> list[str]:
-    # Roots first, then branches in tree order: "brp", "zgw", "partners[0].brp", "partners[0].zgw", ...
-    return sorted(keys, key=lambda k: (k.count("."), k))
+    return sorted(keys, key=_tree_order)
 
 
 def apply_transform(transform: str | None, answer: dict[str, Any]) -> Any:

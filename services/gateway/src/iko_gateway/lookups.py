@@ -42,6 +42,30 @@ class Ask:
     context: RequestContext = field(default_factory=RequestContext)
 
 
+class InOrder:
+    """Releases forwarded fragments in sequence order, holding back any that overtook an earlier one."""
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._held: dict[int, bytes] = {}
+
+    def add(self, body: bytes) -> list[bytes]:
+        seq = int(orjson.loads(body).get("seq", 0))
+        if seq < self._next:
+            return [body]
+        self._held[seq] = body
+        released = []
+        while self._next in self._held:
+            released.append(self._held.pop(self._next))
+            self._next += 1
+        return released
+
+    def flush(self) -> list[bytes]:
+        released = [self._held[seq] for seq in sorted(self._held)]
+        self._held.clear()
+        return released
+
+
 class LookupService:
     def __init__(
         self,
@@ -121,10 +145,13 @@ class LookupService:
         return answer
 
     async def stream(self, ask: Ask, request_id: str | None = None) -> AsyncIterator[tuple[str, bytes]]:
-        """Every fragment as it is recorded (``("fragment", json)``), then the answer (``("view", json)``)."""
+        """Every fragment in the order the assembler recorded it (``("fragment", json)``), then the answer
+        (``("view", json)``). Replicas forward fragments concurrently, so they are put back in order by
+        their sequence number; one still missing when the answer comes is skipped."""
         message = self._message(ask, request_id or str(uuid.uuid4()), stream=True)
         waiter = self._waiter.expect(message.request_id, stream=True)
         assert waiter.fragments is not None
+        ordered = InOrder()
         try:
             await self._publish(message)
             view_task = asyncio.ensure_future(self._wait(waiter, message))
@@ -133,12 +160,14 @@ class LookupService:
                     fragment_task = asyncio.ensure_future(waiter.fragments.get())
                     done, _ = await asyncio.wait({fragment_task, view_task}, return_when=asyncio.FIRST_COMPLETED)
                     if fragment_task in done:
-                        yield "fragment", fragment_task.result()
+                        for body in ordered.add(fragment_task.result()):
+                            yield "fragment", body
                         continue
                     fragment_task.cancel()
-                    # Fragments that came in with the view still go out before it, in order.
                     while not waiter.fragments.empty():
-                        yield "fragment", waiter.fragments.get_nowait()
+                        ordered.add(waiter.fragments.get_nowait())
+                    for body in ordered.flush():
+                        yield "fragment", body
                     yield "view", view_task.result()
                     return
             finally:

@@ -57,6 +57,10 @@ class CircuitBreaker:
         self._failures = 0
         self._probe_in_flight = False
 
+    def release(self) -> None:
+        """A call ended without telling anything about the source: let another probe through."""
+        self._probe_in_flight = False
+
     def record_failure(self) -> None:
         self._probe_in_flight = False
         if self._state is BreakerState.HALF_OPEN:

@@ -86,32 +86,40 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         self.attempts = 0  # every attempt sent to the source, for tests and metrics
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.breaker.allow():
+            raise SourceError(
+                "circuit_open",
+                f"{self._source} is failing; calls resume in {self.breaker.retry_in():.1f} s",
+            )
+        # The breaker counts calls, not attempts: one call that needed three tries is one failure or success.
+        try:
+            response = await self._with_retries(request)
+        except (httpx.TimeoutException, httpx.TransportError):
+            self.breaker.record_failure()
+            raise
+        except BaseException:
+            self.breaker.release()  # not the source's doing (a cancelled call): judge nothing
+            raise
+        if response.status_code >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        return response
+
+    async def _with_retries(self, request: httpx.Request) -> httpx.Response:
         deadline = FETCH_DEADLINE.get()
         attempt = 0
         while True:
-            if not self.breaker.allow():
-                raise SourceError(
-                    "circuit_open",
-                    f"{self._source} is failing; calls resume in {self.breaker.retry_in():.1f} s",
-                )
             if deadline is not None:
                 _with_timeout(request, max(deadline - self._clock(), 0.001))
             self.attempts += 1
             try:
                 response = await self._inner.handle_async_request(request)
-            except httpx.TimeoutException:
-                self.breaker.record_failure()
-                raise
             except RETRYABLE_ERRORS:
-                self.breaker.record_failure()
                 if not await self._may_retry(attempt, deadline, None):
                     raise
                 attempt += 1
                 continue
-            if response.status_code >= 500:
-                self.breaker.record_failure()
-            else:
-                self.breaker.record_success()
             if response.status_code in self.policy.retry_statuses and await self._may_retry(
                 attempt, deadline, response
             ):

@@ -52,8 +52,8 @@ class FetchContext:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     def identifier(self, *types: str) -> tuple[str, str]:
-        """The request's identifier as (type, value), when it is of one of ``types``."""
-        identifier = self.request.identifier
+        """The query's identifier (or else the request's) as (type, value), when it is of one of ``types``."""
+        identifier = self.query.identifier or self.request.identifier
         if identifier is None or identifier.type not in types:
             raise SourceError("unsupported_identifier", f"this operation looks up by {' or '.join(types)}")
         return identifier.type, identifier.value
