@@ -23,7 +23,7 @@ STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
               $(STACK_ARGS)
 
-.PHONY: help venv services up down status demo test check lint typecheck fmt lock asyncapi
+.PHONY: help venv services up down status demo test check lint typecheck fmt lock asyncapi check-config
 
 help: ## list the targets
 	@echo "IKO developer targets (GNU make):"
@@ -70,6 +70,9 @@ typecheck: venv ## mypy (strict, from pyproject.toml) over the packages and scri
 fmt: venv ## format with ruff and apply ruff's safe fixes
 	$(RUFF) format .
 	$(RUFF) check --fix .
+
+check-config: venv ## validate the profiles (IKO_PROFILES_DIR, default deploy/config/profiles) without starting anything
+	$(PY) -m iko_shared.profiles $(PROFILES)
 
 asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a test fails when it is stale)
 	$(PY) -m tools.asyncapi

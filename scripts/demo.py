@@ -24,6 +24,7 @@ import httpx
 
 PERSOON = {"identifier": {"type": "bsn", "value": "999993653"}}
 BEDRIJF = {"identifier": {"type": "kvk", "value": "69599084"}}
+FAMILY_BSN = "999995248"  # a partner and eleven children in the BRP test data
 DEADLINE_MS = 1000
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +104,54 @@ def lookup(client: httpx.Client, gateway: str, profile: str, body: dict[str, Any
     return view, elapsed
 
 
+def relations_demo(client: httpx.Client, gateway: str) -> list[str]:
+    """A lookup whose answer follows relations: partners and children, and the zaken of each partner."""
+    heading("A lookup with relations: partners and children, and the zaken of each partner")
+    url = f"{gateway}/api/v1/profiles/persoon/lookups"
+    body = {"identifier": {"type": "bsn", "value": FAMILY_BSN}}
+    print(f"$ {curl_line(url, body)}")
+    response = client.post(url, json=body)
+    if not response.is_success:
+        return [f"relations lookup: HTTP {response.status_code}"]
+    answer = response.json()
+    view = answer.get("view") or {}
+    branches = answer.get("branches") or {}
+    print(
+        f"-> status={answer.get('status')}, {len(answer.get('sources', {}))} fragments, branches: {', '.join(branches)}"
+    )
+    person = view.get("persoon") or {}
+    print(f"   persoon: {person.get('naam', {}).get('volledigeNaam')} ({len(view.get('zaken', []))} zaken)")
+    for partner in view.get("partners", []):
+        naam = (partner.get("persoon") or {}).get("naam", {}).get("volledigeNaam")
+        print(f"   partner: {naam} ({len(partner.get('zaken', []))} zaken)")
+    kinderen = [k.get("naam", {}).get("volledigeNaam") for k in view.get("kinderen", [])]
+    print(f"   kinderen ({len(kinderen)}): {', '.join(str(k) for k in kinderen)}")
+    problems = []
+    if answer.get("status") != "complete":
+        problems.append(f"relations lookup is {answer.get('status')}")
+    if not view.get("partners") or not kinderen:
+        problems.append("the relations lookup found no partner or no children")
+    return problems
+
+
+def search_demo(client: httpx.Client, gateway: str) -> list[str]:
+    """A search action of the persoon profile, one page of rows with the profile's columns."""
+    heading("A search: persons at a postcode and house number, first page")
+    url = f"{gateway}/api/v1/profiles/persoon/searches"
+    body = {"action": "postcode-huisnummer", "filters": {"postcode": "2596TW", "huisnummer": 1}, "page_size": 5}
+    print(f"$ {curl_line(url, body)}")
+    response = client.post(url, json=body)
+    if not response.is_success:
+        return [f"search: HTTP {response.status_code} {response.text[:200]}"]
+    page = response.json()
+    columns = [c["key"] for c in page["columns"]]
+    print(f"-> {page['total']} found, page {page['page']} of size {page['page_size']}")
+    print("   " + " | ".join(c["title"] for c in page["columns"]))
+    for row in page["rows"]:
+        print("   " + " | ".join(str(row.get(c) or "") for c in columns))
+    return [] if page["rows"] else ["the search found nobody"]
+
+
 def summary(view: Any) -> str:
     if not isinstance(view, dict):
         return "no view"
@@ -149,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems = problems_with_view(view, profile, expect_complete=True)
             print(f"-> {summary(view)}" + ("" if not problems else "  NOT AS EXPECTED: " + "; ".join(problems)))
             failures += [f"{profile}: {p}" for p in problems]
+
+        failures += relations_demo(client, gateway)
+        failures += search_demo(client, gateway)
 
         if not args.skip_deadline:
             heading(f"deadline: BRP hangs, persoon lookup with timeout_ms {DEADLINE_MS}")

@@ -54,7 +54,7 @@ def compose_view(closed: ClosedRequest) -> LookupCompleted:
     timed_out = [key for key, result in sources.items() if result.status == "timeout"]
     branches = {
         name: BranchResult.model_validate({**branch, "keys": [k for k in branch["keys"] if k in closed.expected]})
-        for name, branch in sorted(closed.branches.items())
+        for name, branch in sorted(closed.branches.items(), key=lambda item: _tree_order(item[0]))
     }
     completed = LookupCompleted(
         request_id=closed.request_id,
