@@ -50,7 +50,7 @@ def test_fragments_are_put_back_in_the_order_they_were_recorded():
     from iko_gateway.lookups import InOrder
 
     def frag(seq: int) -> bytes:
-        return b'{"seq": %d}' % seq
+        return b'{"seq": %d, "key": "k%d"}' % (seq, seq)
 
     ordered = InOrder()
     assert ordered.add(frag(2)) == []
@@ -58,3 +58,23 @@ def test_fragments_are_put_back_in_the_order_they_were_recorded():
     assert ordered.add(frag(1)) == [frag(1), frag(2), frag(3)]
     assert ordered.add(frag(5)) == []
     assert ordered.flush() == [frag(5)], "one still missing when the answer comes is skipped"
+
+
+def test_a_fragment_whose_forward_is_overtaken_by_the_answer_is_sent_from_the_answer():
+    import orjson
+    from iko_gateway.lookups import InOrder
+
+    ordered = InOrder()
+    assert ordered.add(b'{"seq": 1, "key": "brp"}') == [b'{"seq": 1, "key": "brp"}']
+    view = orjson.dumps(
+        {
+            "request_id": "r",
+            "sources": {
+                "brp": {"status": "ok"},
+                "zgw": {"status": "ok", "data": [1]},
+                "kvk": {"status": "timeout"},
+            },
+        }
+    )
+    [late] = ordered.flush(view)
+    assert orjson.loads(late) == {"request_id": "r", "key": "zgw", "seq": 2, "result": {"status": "ok", "data": [1]}}

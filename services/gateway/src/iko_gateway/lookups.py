@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from faststream.rabbit.publisher import RabbitPublisher
@@ -43,26 +44,48 @@ class Ask:
 
 
 class InOrder:
-    """Releases forwarded fragments in sequence order, holding back any that overtook an earlier one."""
+    """Releases forwarded fragments in sequence order, holding back any that overtook an earlier one.
+
+    Another replica may close the request while a forward is still on its way; when the answer comes, what is
+    held goes out in order, and a fragment whose forward has not arrived is sent from the answer itself, so
+    every fragment is streamed before the answer."""
 
     def __init__(self) -> None:
         self._next = 1
         self._held: dict[int, bytes] = {}
+        self._sent: set[str] = set()
+        self._last_seq = 0
+
+    def _release(self, body: bytes, message: dict[str, Any]) -> bytes:
+        self._sent.add(str(message.get("key")))
+        self._last_seq = max(self._last_seq, int(message.get("seq") or 0))
+        return body
 
     def add(self, body: bytes) -> list[bytes]:
-        seq = int(orjson.loads(body).get("seq", 0))
+        message = orjson.loads(body)
+        seq = int(message.get("seq", 0))
         if seq < self._next:
-            return [body]
+            return [self._release(body, message)]
         self._held[seq] = body
         released = []
         while self._next in self._held:
-            released.append(self._held.pop(self._next))
+            held = self._held.pop(self._next)
+            released.append(self._release(held, orjson.loads(held)))
             self._next += 1
         return released
 
-    def flush(self) -> list[bytes]:
-        released = [self._held[seq] for seq in sorted(self._held)]
+    def flush(self, view: bytes | None = None) -> list[bytes]:
+        released = [self._release(self._held[seq], orjson.loads(self._held[seq])) for seq in sorted(self._held)]
         self._held.clear()
+        if view is None:
+            return released
+        answer = orjson.loads(view)
+        for key, result in (answer.get("sources") or {}).items():
+            if key in self._sent or result.get("status") == "timeout":
+                continue
+            self._last_seq += 1
+            message = {"request_id": answer.get("request_id"), "key": key, "seq": self._last_seq, "result": result}
+            released.append(self._release(orjson.dumps(message), message))
         return released
 
 
@@ -166,9 +189,10 @@ class LookupService:
                     fragment_task.cancel()
                     while not waiter.fragments.empty():
                         ordered.add(waiter.fragments.get_nowait())
-                    for body in ordered.flush():
+                    view = view_task.result()
+                    for body in ordered.flush(view):
                         yield "fragment", body
-                    yield "view", view_task.result()
+                    yield "view", view
                     return
             finally:
                 view_task.cancel()
