@@ -48,8 +48,14 @@ def default_gateway() -> str:
     return f"http://{host}:{os.environ.get('IKO_GATEWAY_PORT') or '8080'}"
 
 
+# Development mode (make up / make demo switch it on): this key has every role, and every profile serves "demo".
+DEV_API_KEY = os.environ.get("IKO_DEV_API_KEY") or "iko-dev-key"
+AUTH_HEADERS = {"X-API-Key": DEV_API_KEY, "x-doelbinding": "demo", "x-verwerking": "Demonstratie"}
+
+
 def curl_line(url: str, body: dict[str, Any]) -> str:
-    return f"curl -sS -X POST {url} -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))}"
+    headers = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in AUTH_HEADERS.items())
+    return f"curl -sS -X POST {url} -H 'Content-Type: application/json' {headers} -d {shlex.quote(json.dumps(body))}"
 
 
 def heading(text: str) -> None:
@@ -182,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     brp = (args.brp_sandbox or state_brp or os.environ.get("IKO_BRP_BASE_URL") or "http://127.0.0.1:8101").rstrip("/")
     failures: list[str] = []
 
-    with httpx.Client(timeout=30.0, trust_env=False) as client:
+    with httpx.Client(timeout=30.0, trust_env=False, headers=AUTH_HEADERS) as client:
         try:
             ready = client.get(f"{gateway}/readyz")
         except httpx.HTTPError as exc:

@@ -66,6 +66,8 @@ class StackConfig:
     gateway_port: int = DEFAULT_GATEWAY_PORT
     sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS
     sandbox: bool = True
+    # Development mode on the gateway: the dev API key with every role, purpose "demo" (make up / make demo).
+    dev_mode: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
     run_dir: Path | None = None
     log_dir: Path | None = None
@@ -392,6 +394,7 @@ class Stack:
         gateway_port: int = DEFAULT_GATEWAY_PORT,
         sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS,
         sandbox: bool = True,
+        dev_mode: bool = True,
         extra_env: Mapping[str, str] | None = None,
         run_dir: Path | None = None,
         log_dir: Path | None = None,
@@ -409,6 +412,7 @@ class Stack:
             gateway_port=gateway_port,
             sandbox_ports=sandbox_ports,
             sandbox=sandbox,
+            dev_mode=dev_mode,
             extra_env=dict(extra_env or {}),
             run_dir=run_dir,
             log_dir=log_dir,
@@ -476,6 +480,7 @@ class Stack:
             "IKO_GATEWAY_HOST": cfg.gateway_host,
             "IKO_GATEWAY_PORT": str(cfg.gateway_port),
             "PYTHONUNBUFFERED": "1",
+            "IKO_DEV_MODE": "true" if cfg.dev_mode else "false",
         }
         if cfg.sandbox:
             for src, url in cfg.sandbox_urls.items():
@@ -743,6 +748,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sandbox", action="store_true", help="start no simulators (the IKO_*_BASE_URL variables apply)"
     )
     parser.add_argument(
+        "--no-dev-mode",
+        action="store_true",
+        help="switch the gateway's development mode off (the dev API key and purpose demo are then refused)",
+    )
+    parser.add_argument(
         "--extra-env", action="append", default=[], metavar="K=V", help="extra variable for every service"
     )
     parser.add_argument("--run-dir", type=Path, help="default .run/<namespace>")
@@ -780,6 +790,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         gateway_port=parse_int(gateway_port, "gateway port") if gateway_port is not None else DEFAULT_GATEWAY_PORT,
         sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else DEFAULT_SANDBOX_PORTS,
         sandbox=not args.no_sandbox,
+        dev_mode=not args.no_dev_mode,
         extra_env=parse_extra_env(args.extra_env),
         run_dir=args.run_dir,
         log_dir=args.log_dir,

@@ -57,13 +57,14 @@ async def drop_namespace(rabbitmq_url: str, redis_url: str, namespace: str, sour
     try:
         queues = topology.work_queues(sources)
         names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
+        names.append(topology.audit_queue.name)
         for name in names:
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(name)
             with contextlib.suppress(Exception):
                 await channel.close()
-        for exchange in (topology.lookups, topology.fragments, topology.dead_letters):
+        for exchange in (topology.lookups, topology.fragments, topology.dead_letters, topology.audit):
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.exchange_delete(exchange.name)

@@ -55,6 +55,8 @@ def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object
             # Tests that make a source fail on purpose must not open its circuit for the tests after them;
             # the circuit itself is tested by the contract kit.
             "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
+            # The suite looks up every person of the data set with one key; the limiter has tests of its own.
+            "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000",
         },
         **options,  # type: ignore[arg-type]
     )
@@ -73,9 +75,13 @@ async def stack(rabbitmq_url: str, redis_url: str) -> AsyncIterator[Stack]:
         await drop_namespace(rabbitmq_url, redis_url, running.namespace, ["brp", "kvk", "zgw"])
 
 
+DEV_HEADERS = {"X-API-Key": "iko-dev-key", "x-doelbinding": "demo", "x-verwerking": "e2e-test"}
+
+
 @pytest.fixture
 async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+    """The gateway as a development-mode caller: the dev key (every role) and the purpose "demo"."""
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10, headers=DEV_HEADERS) as client:
         yield client
 
 

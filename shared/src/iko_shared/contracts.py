@@ -148,3 +148,48 @@ class LookupCompleted(Contract):
     not_expanded: list[str] = Field(default_factory=list)
     truncated: list[str] = Field(default_factory=list)
     view: Any = None
+
+
+class DisclosedSource(Contract):
+    """What one source gave the caller: never the data, only which source, which fields and how it went."""
+
+    key: str
+    source: str
+    operation: str
+    fields: list[str]
+    status: str
+
+
+class AuditRecorded(Contract):
+    """Protocollering: one record per lookup or search, shaped after the VNG Verwerkingenlogging fields.
+
+    It says who looked up whom, why, and which sources and fields were disclosed; it never holds fetched data.
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str
+    request_id: str
+    kind: Literal["lookup", "search", "endpoint"]
+    # Verwerkingenlogging
+    verwerkingsactiviteit: str
+    doelbinding: str
+    verwerking: str
+    vertrouwelijkheid: str
+    bewaartermijn: str
+    uitvoerder: str
+    systeem: str
+    gebruiker: str
+    gegevensbron: list[str]
+    # Who, precisely
+    subject: str
+    client: str
+    caller_kind: str
+    roles: list[str]
+    # What
+    profile: str
+    identifier: Identifier | None = None
+    search: dict[str, Any] | None = None
+    disclosed: list[DisclosedSource]
+    outcome: str
+    started_at: datetime
+    ended_at: datetime

@@ -36,6 +36,19 @@ class Topology:
         return RabbitExchange(f"{self.namespace}.fragments", type=ExchangeType.DIRECT, durable=True)
 
     @property
+    def audit(self) -> RabbitExchange:
+        # Its own exchange, so a deployment can route the records to its log store as it likes.
+        return RabbitExchange(f"{self.namespace}.audit", type=ExchangeType.TOPIC, durable=True)
+
+    @property
+    def audit_queue(self) -> RabbitQueue:
+        return RabbitQueue(
+            f"{self.namespace}.audit",
+            queue_type=QueueType.QUORUM,
+            routing_key="#",
+        )
+
+    @property
     def dead_letters(self) -> RabbitExchange:
         return RabbitExchange(f"{self.namespace}.dead-letters", type=ExchangeType.DIRECT, durable=True)
 

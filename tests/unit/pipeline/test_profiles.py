@@ -50,30 +50,36 @@ def test_timeout_is_capped_by_the_profile():
     assert persoon.timeout.effective_ms(10**6) == persoon.timeout.max_ms
 
 
-MINIMAL = "identifiers: [bsn]\nsources:\n  brp: {operation: R}\n"
+MINIMAL = "identifiers: [bsn]\npurposes: [p]\nsources:\n  brp: {operation: R}\n"
 
 
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        ("identifiers: [passport]\nsources:\n  brp: {operation: R}\n", 1, "identifiers.0", "Input should be"),
-        (MINIMAL + "timeout: {default_ms: 9000, max_ms: 100}\n", 4, "timeout", "exceeds max_ms"),
-        (MINIMAL + "transform: '.['\n", 4, "transform", "not a valid jq expression"),
+        (
+            "identifiers: [passport]\npurposes: [p]\nsources:\n  brp: {operation: R}\n",
+            1,
+            "identifiers.0",
+            "Input should be",
+        ),
+        ("identifiers: [bsn]\nsources:\n  brp: {operation: R}\n", 1, "purposes", "Field required"),
+        (MINIMAL + "timeout: {default_ms: 9000, max_ms: 100}\n", 5, "timeout", "exceeds max_ms"),
+        (MINIMAL + "transform: '.['\n", 5, "transform", "not a valid jq expression"),
         (
             MINIMAL + "relations:\n  - name: p\n    from: nothere\n    select: .x\n    identifier: bsn\n"
             "    sources: {brp: {operation: R}}\n",
-            5,
+            6,
             "relations",
             "not a source here",
         ),
         (
             MINIMAL + "searches:\n  s:\n    source: brp\n    operation: Z\n    columns:\n"
             "      - {key: a, title: A, value: '.['}\n",
-            9,
+            10,
             "searches.s.columns.0.value",
             "not a valid jq expression",
         ),
-        (MINIMAL + "unknown: 1\n", 4, "unknown", "Extra inputs are not permitted"),
+        (MINIMAL + "unknown: 1\n", 5, "unknown", "Extra inputs are not permitted"),
     ],
 )
 def test_errors_name_the_file_the_line_and_the_field(tmp_path, text, line, field, message):
@@ -97,14 +103,19 @@ def test_relations_may_not_nest_too_deep(tmp_path):
             "relations": nested,
         }
 
-    profile = {"identifiers": ["bsn"], "sources": {"brp": {"operation": "R"}}, "relations": [relation(1)]}
+    profile = {
+        "identifiers": ["bsn"],
+        "purposes": ["p"],
+        "sources": {"brp": {"operation": "R"}},
+        "relations": [relation(1)],
+    }
     write(tmp_path, "deep", yaml.safe_dump(profile))
     with pytest.raises(ProfileError, match="nest deeper than 3"):
         load_profiles(tmp_path)
 
 
 def test_every_broken_file_is_reported_at_once(tmp_path):
-    write(tmp_path, "a", "identifiers: [bsn]\n")
+    write(tmp_path, "a", "identifiers: [bsn]\npurposes: [p]\n")
     write(tmp_path, "b", "sources: [\n")
     write(tmp_path, "ok", MINIMAL)
     with pytest.raises(ProfileError) as raised:

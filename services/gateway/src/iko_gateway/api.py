@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from iko_shared.contracts import Identifier
@@ -12,10 +16,15 @@ from iko_shared.identifiers import identifier_problem
 from iko_shared.profiles import Profile
 from pydantic import BaseModel, ConfigDict, Field
 
-from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
+from iko_gateway.access import may_receive, plan_for, purpose_for, require_profile, visible_profiles
+from iko_gateway.audit import Auditor
+from iko_gateway.auth.caller import Caller
+from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
 from iko_gateway.searches import SearchBody, SearchFailedError, SearchInputError, run_search
+from iko_gateway.security import CallerDep
+from iko_gateway.settings import GatewaySettings
 
 router = APIRouter(prefix="/api/v1", tags=["IKO"])
 
@@ -25,19 +34,36 @@ EVENT_STREAM = "text/event-stream"
 class LookupBody(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"identifier": {"type": "bsn", "value": "999993653"}, "timeout_ms": 1500}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "identifier": {"type": "bsn", "value": "999993653"},
+                    "timeout_ms": 1500,
+                    "doelbinding": "klantcontact",
+                    "verwerking": "Beantwoorden vraag burger",
+                }
+            ]
+        },
     )
 
     identifier: Identifier
     timeout_ms: int | None = Field(None, gt=0, le=600_000, description="Capped by the profile's maximum.")
+    doelbinding: str | None = Field(
+        None, max_length=200, description="The purpose of this lookup (or the x-doelbinding header); required."
+    )
+    verwerking: str | None = Field(None, max_length=200, description="The processing (or the x-verwerking header).")
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     described = {
+        401: "No valid credentials",
+        403: "The caller may not use this profile, or the profile does not serve the stated purpose",
         404: "Unknown profile or action",
+        413: "The request body is too large",
+        429: "Too many requests (see Retry-After)",
         422: "Malformed identifier, filters or body",
         502: "The source answered with an error",
-        503: "The broker did not take the request",
+        503: "The broker did not take the request, or the access could not be recorded",
         504: "No answer in time",
     }
     return {c: {"description": described[c], "content": {"application/problem+json": {}}} for c in codes}
@@ -48,20 +74,33 @@ def service_of(request: Request) -> LookupService:
     return service
 
 
-def profile_or_404(request: Request, name: str) -> Profile | Response:
+def profile_or_404(request: Request, name: str, caller: Caller) -> Profile | Response:
+    """The profile, when it exists and the caller may use it (403 otherwise, see ``access``)."""
     found = service_of(request).profiles.get(name)
     if found is None:
         return problem(404, "Unknown profile", f"there is no profile {name!r}")
+    require_profile(found, caller)
     return found
 
 
-def profile_summary(profile: Profile) -> dict[str, Any]:
+def settings_of(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+def auditor_of(request: Request) -> Auditor:
+    auditor: Auditor = request.app.state.auditor
+    return auditor
+
+
+def profile_summary(profile: Profile, caller: Caller) -> dict[str, Any]:
     return {
         "name": profile.name,
         "title": profile.title,
         "description": profile.description,
         "identifiers": list(profile.identifiers),
-        "sources": sorted(profile.sources),
+        "sources": sorted(k for k, spec in profile.sources.items() if may_receive(spec, caller)),
+        "purposes": list(profile.purposes),
         "relations": [r.name for r in profile.relations],
         "searches": [
             {
@@ -76,25 +115,27 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
     }
 
 
-@router.get("/profiles", summary="The profiles this gateway serves")
-async def list_profiles(request: Request) -> list[dict[str, Any]]:
-    return [profile_summary(p) for p in service_of(request).profiles]
+@router.get("/profiles", summary="The profiles the caller may use", responses=_problems(401))
+async def list_profiles(request: Request, caller: CallerDep) -> list[dict[str, Any]]:
+    return [profile_summary(p, caller) for p in visible_profiles(service_of(request).profiles, caller)]
 
 
-@router.get("/profiles/{profile}", summary="One profile", responses=_problems(404))
-async def get_profile(profile: str, request: Request) -> Response:
-    found = profile_or_404(request, profile)
+@router.get("/profiles/{profile}", summary="One profile", responses=_problems(401, 403, 404))
+async def get_profile(profile: str, request: Request, caller: CallerDep) -> Response:
+    found = profile_or_404(request, profile, caller)
     if isinstance(found, Response):
         return found
-    detail = {**profile_summary(found), "definition": found.model_dump(mode="json", by_alias=True)}
+    detail = {**profile_summary(found, caller), "definition": found.model_dump(mode="json", by_alias=True)}
     return JSONResponse(detail)
 
 
 @router.get(
-    "/profiles/{profile}/schema", summary="JSON Schema of the profile's lookup answer", responses=_problems(404)
+    "/profiles/{profile}/schema",
+    summary="JSON Schema of the profile's lookup answer",
+    responses=_problems(401, 403, 404),
 )
-async def get_profile_schema(profile: str, request: Request) -> Response:
-    found = profile_or_404(request, profile)
+async def get_profile_schema(profile: str, request: Request, caller: CallerDep) -> Response:
+    found = profile_or_404(request, profile, caller)
     if isinstance(found, Response):
         return found
     return JSONResponse(answer_schema(found), media_type="application/schema+json")
@@ -116,12 +157,12 @@ def _sse(event: str, data: bytes) -> bytes:
             "description": "The assembled answer, complete or partial",
             "content": {"application/json": {}, EVENT_STREAM: {}},
         },
-        **_problems(404, 422, 503, 504),
+        **_problems(401, 403, 404, 413, 422, 429, 503, 504),
     },
 )
-async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Request) -> Response:
+async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Request, caller: CallerDep) -> Response:
     service = service_of(request)
-    found = profile_or_404(request, profile)
+    found = profile_or_404(request, profile, caller)
     if isinstance(found, Response):
         return found
     if body.identifier.type not in found.identifiers:
@@ -133,21 +174,54 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
     why = identifier_problem(body.identifier.type, body.identifier.value)
     if why is not None:
         return problem(422, "Malformed identifier", why)
-    ask = service.profile_lookup(found, body.identifier, body.timeout_ms)
+    context = purpose_for(
+        found, caller, body.doelbinding, body.verwerking, request.headers, settings_of(request).dev_mode
+    )
+    plan = plan_for(found, caller)
+    ask = Ask(
+        profile=found.name,
+        identifier=body.identifier,
+        queries=plan.queries,
+        timeout_ms=found.timeout.effective_ms(body.timeout_ms),
+        relations=plan.relations,
+        transform=found.transform,
+        context=context,
+    )
+    request_id = str(uuid.uuid4())
+    started = datetime.now(UTC)
+    audit = partial(
+        auditor_of(request).record,
+        request_id=request_id,
+        kind="lookup",
+        profile=found.name,
+        activity=f"{found.name}: raadplegen",
+        context=context,
+        caller=caller,
+        queries=plan.queries,
+        relations=plan.relations,
+        started_at=started,
+        identifier=body.identifier,
+    )
     if EVENT_STREAM in request.headers.get("accept", ""):
-        return StreamingResponse(_stream(service, ask), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
+        # A stream discloses as it goes: the record of what may be disclosed comes first.
+        await audit(answer=None, outcome="streamed")
+        return StreamingResponse(
+            _stream(service, ask, request_id), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"}
+        )
     try:
-        raw = await service.ask(ask)
+        raw = await service.ask(ask, request_id)
     except PublishFailedError:
         return problem(503, "Lookup not accepted", "the message broker did not accept the request")
     except NoAnswerError:
         return problem(504, "No answer", "no assembled answer arrived in time")
+    # Recorded before it is disclosed: if the record fails, the answer is not sent.
+    await audit(answer=orjson.loads(raw))
     return Response(raw, media_type="application/json")
 
 
-async def _stream(service: LookupService, ask: Any) -> AsyncIterator[bytes]:
+async def _stream(service: LookupService, ask: Ask, request_id: str) -> AsyncIterator[bytes]:
     try:
-        async for event, data in service.stream(ask):
+        async for event, data in service.stream(ask, request_id):
             yield _sse(event, data)
     except PublishFailedError:
         yield _sse("error", b'{"status": 503, "title": "Lookup not accepted"}')
@@ -158,16 +232,34 @@ async def _stream(service: LookupService, ask: Any) -> AsyncIterator[bytes]:
 @router.post(
     "/profiles/{profile}/searches",
     summary="Run one of the profile's search actions; a page of rows with the action's columns",
-    responses=_problems(404, 422, 502, 503, 504),
+    responses=_problems(401, 403, 404, 413, 422, 429, 502, 503, 504),
 )
-async def search(profile: str, body: Annotated[SearchBody, Body()], request: Request) -> Response:
-    found = profile_or_404(request, profile)
+async def search(profile: str, body: Annotated[SearchBody, Body()], request: Request, caller: CallerDep) -> Response:
+    found = profile_or_404(request, profile, caller)
     if isinstance(found, Response):
         return found
     if body.action not in found.searches:
         return problem(404, "Unknown search action", f"profile {profile!r} has no action {body.action!r}")
+    context = purpose_for(
+        found, caller, body.doelbinding, body.verwerking, request.headers, settings_of(request).dev_mode
+    )
+    auditor = auditor_of(request)
     try:
-        page = await run_search(service_of(request), found, body)
+        page = await run_search(
+            service_of(request),
+            found,
+            body,
+            context,
+            audit=partial(
+                auditor.record,
+                kind="search",
+                profile=found.name,
+                activity=f"{found.name}: zoeken ({body.action})",
+                context=context,
+                caller=caller,
+                search={"action": body.action, "filters": body.filters, "page": body.page},
+            ),
+        )
     except SearchInputError as exc:
         return problem(422, "Invalid filters", str(exc))
     except SearchFailedError as exc:

@@ -21,11 +21,14 @@ from iko_shared.topology import MESSAGE_HEADER
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
+from iko_gateway.audit import AuditFacts, Auditor, AuditPublisher
+from iko_gateway.auth import Authenticator, AuthSettings, RateLimiter
 from iko_gateway.compat import compat_router
 from iko_gateway.lookups import LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
 from iko_gateway.replies import ReplyWaiter
+from iko_gateway.security import BodyLimit, Security, install_security
 from iko_gateway.settings import GatewaySettings
 
 log = get_logger()
@@ -63,31 +66,57 @@ def build_gateway_broker(
     return broker, replies.name, lookups_out
 
 
-def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalogue | None = None) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None,
+    profiles: ProfileCatalogue | None = None,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
     settings = settings or GatewaySettings()
     catalogue = profiles or load_profiles(settings.profiles_dir)
     topology = make_topology(settings)
     waiter = ReplyWaiter()
     instance = uuid.uuid4().hex[:12]
     broker, reply_queue, lookups_out = build_gateway_broker(settings, waiter, instance)
+    # Built now, not at the first request: a bad keys file or auth setting stops the start, naming itself.
+    authenticator = Authenticator(auth_settings or AuthSettings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = make_redis(settings.redis_url, max_connections=8)
+        redis = make_redis(settings.redis_url, max_connections=16)
         await broker.start()
+        audit = AuditPublisher(settings.rabbitmq_url, topology)
+        await audit.start()
         queues = [q.name for q in topology.work_queues(catalogue.connectors())]
         probe = ReadinessProbe(settings.rabbitmq_url, redis, queues)
+        limiter = (
+            RateLimiter(redis, settings.namespace, settings.gateway_rate_limit_per_minute)
+            if settings.gateway_rate_limit_per_minute > 0
+            else None
+        )
+        app.state.settings = settings
+        app.state.security = Security(authenticator, limiter)
+        app.state.auditor = Auditor(
+            audit,
+            AuditFacts(
+                uitvoerder=settings.audit_uitvoerder,
+                systeem=f"{settings.audit_systeem} gateway {instance}",
+                bewaartermijn=settings.audit_bewaartermijn,
+                vertrouwelijkheid=settings.audit_vertrouwelijkheid,
+            ),
+        )
         app.state.lookups = LookupService(
             catalogue, topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s
         )
         app.state.probe = probe
         app.state.waiter = waiter
-        log.info("gateway.ready", reply_queue=reply_queue)
+        log.info("gateway.ready", reply_queue=reply_queue, dev_mode=settings.dev_mode)
         try:
             yield
         finally:
             await broker.stop()
+            await audit.close()
             await probe.close()
+            await authenticator.aclose()
             await redis.aclose()
 
     app = FastAPI(
@@ -98,6 +127,8 @@ def create_app(settings: GatewaySettings | None = None, profiles: ProfileCatalog
     )
     app.include_router(router)
     app.include_router(compat_router)
+    install_security(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.gateway_max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

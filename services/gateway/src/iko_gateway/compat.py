@@ -34,7 +34,7 @@ Routes and the shapes chosen, with where they come from (Integraal-Klant-en-Obje
     ``{id}`` is the identifier: a BSN for ``brp``; for other connectors 9 digits are a BSN, 8 a kvkNummer and
     12 a vestigingsnummer (sent as the ``vestigingsnummer`` param). The answer is the source's data as it is;
     Valtimo takes the first JSON array in it. ``instance`` is accepted and ignored: each source has one instance
-    here. Only connectors the profiles use exist (404 otherwise). Timeout: 5000 ms.
+    here. Only connectors the profiles use exist (404 otherwise). Timeout: ``IKO_GATEWAY_COMPAT_TIMEOUT_MS``.
 
 Errors, as the IKO Server's ``ErrorHelper`` writes them: ``{"message", "correlationId"}`` with an
 ``X-Correlation-Id`` header (also on success). The correlation id is the incoming ``X-Correlation-Id`` when it is
@@ -44,27 +44,42 @@ unknown profile 404; unknown connector 404; a detail the source does not know 40
 "Unexpected error" (the IKO Server hides upstream failures behind a 500, ``exposeMessage = false``) except a
 source that refused the query as invalid, 400; a transform result that is not an object 500; the broker not
 taking the request 503; a source or the assembler not answering in time 504 (the IKO Server has no deadline and
-answers any failure 500; Valtimo shows an empty screen on any error, so the distinction is for operators). No
-authentication here: the gateway runs behind the same network policy as the native API (the IKO Server checks the
-case worker's JWT; see the README).
+answers any failure 500; Valtimo shows an empty screen on any error, so the distinction is for operators).
+Authentication as on the native API (Valtimo sends the case worker's own Keycloak JWT, audience ``iko``, roles in
+``resource_access.iko.roles``); 401/403/429 come in this API's error shape too. Every call is recorded in the
+audit trail before its answer is sent, with the purpose from ``x-doelbinding`` or the deployment's default.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from iko_shared.contracts import Identifier, SourceQuery
+from iko_shared.contracts import Identifier, RequestContext, SourceQuery
 from iko_shared.identifiers import identifier_problem
 from iko_shared.logging import get_logger
 from iko_shared.profiles import Profile
 
+from iko_gateway.access import (
+    DEV_PURPOSE,
+    AccessDeniedError,
+    may_receive,
+    may_use,
+    plan_for,
+    purpose_for,
+    require_profile,
+)
+from iko_gateway.audit import Auditor
+from iko_gateway.auth.caller import Caller
 from iko_gateway.compat_containers import ContainerParamError, apply_container_params, decode_container_param
 from iko_gateway.compat_schema import view_schema
 from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
+from iko_gateway.security import CallerDep
+from iko_gateway.settings import GatewaySettings
 
 log = get_logger()
 
@@ -76,7 +91,6 @@ COMPAT_NOTE = (
 )
 CORRELATION_HEADER = "X-Correlation-Id"
 SANE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-ENDPOINT_TIMEOUT_MS = 5000
 
 INTEGER_PARAMS = frozenset({"huisnummer", "pagina", "resultatenPerPagina", "max_pages"})
 LIST_PARAMS = frozenset({"burgerservicenummer", "include"})
@@ -108,6 +122,36 @@ def error_response(status: int, message: str, correlation: str) -> JSONResponse:
 def _service(request: Request) -> LookupService:
     service: LookupService = request.app.state.lookups
     return service
+
+
+def _settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+def _auditor(request: Request) -> Auditor:
+    auditor: Auditor = request.app.state.auditor
+    return auditor
+
+
+def compat_purpose(request: Request, profiles: Profile | list[Profile], caller: Caller) -> RequestContext:
+    """Valtimo sends no purpose: the x-doelbinding header when a proxy adds one, else the deployment's default
+    for this API (``IKO_GATEWAY_COMPAT_DOELBINDING``), else — in development mode — ``demo``."""
+    settings = _settings(request)
+    default = settings.gateway_compat_doelbinding or (DEV_PURPOSE if settings.dev_mode else "")
+    headers = {
+        "x-doelbinding": request.headers.get("x-doelbinding") or default,
+        "x-verwerking": request.headers.get("x-verwerking") or settings.gateway_compat_verwerking,
+    }
+    candidates = profiles if isinstance(profiles, list) else [profiles]
+    refusal: AccessDeniedError | None = None
+    for profile in candidates:
+        try:
+            return purpose_for(profile, caller, None, None, headers, settings.dev_mode)
+        except AccessDeniedError as exc:
+            refusal = exc
+    assert refusal is not None
+    raise refusal
 
 
 def _profile(service: LookupService, name: str) -> Profile:
@@ -200,6 +244,7 @@ def detail_identifier(connector: str, raw: str) -> tuple[Identifier | None, dict
 async def aggregated_data_profile(
     name: str,
     request: Request,
+    caller: CallerDep,
     id: Annotated[str | None, Query(description="The identifier, of the profile's first identifier type")] = None,
     containerParam: Annotated[  # noqa: N803 - the IKO Server's parameter name
         list[str] | None, Query(description="Base64 of {containerId, pageable, filters}; repeatable")
@@ -221,8 +266,35 @@ async def aggregated_data_profile(
             params = [decode_container_param(raw) for raw in containerParam or []]
         except ContainerParamError as exc:
             raise CompatError(400, f"Query parameter(s) [containerParam] could not be parsed: {exc}") from None
-        ask = service.profile_lookup(profile, Identifier(type=kind, value=value), None)
+        require_profile(profile, caller)
+        context = compat_purpose(request, profile, caller)
+        plan = plan_for(profile, caller)
+        identifier = Identifier(type=kind, value=value)
+        ask = Ask(
+            profile=profile.name,
+            identifier=identifier,
+            queries=plan.queries,
+            timeout_ms=profile.timeout.default_ms,
+            relations=plan.relations,
+            transform=profile.transform,
+            context=context,
+        )
+        started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
+        # Recorded before it is disclosed: if the record fails, the view is not sent.
+        await _auditor(request).record(
+            request_id=request_id,
+            kind="lookup",
+            profile=profile.name,
+            activity=f"{profile.name}: raadplegen (IKO Server API)",
+            context=context,
+            caller=caller,
+            queries=plan.queries,
+            relations=plan.relations,
+            answer=answer,
+            started_at=started,
+            identifier=identifier,
+        )
         view = answer.get("view")
         if not isinstance(view, dict):
             raise CompatError(500, "Transform result is unsupported. Expected an object.")
@@ -243,10 +315,11 @@ async def aggregated_data_profile(
     description=COMPAT_NOTE,
     responses={404: {"description": "Unknown profile"}},
 )
-async def aggregated_data_profile_schema(name: str, request: Request) -> Response:
+async def aggregated_data_profile_schema(name: str, request: Request, caller: CallerDep) -> Response:
     correlation = correlation_id(request, str(uuid.uuid4()))
     try:
         profile = _profile(_service(request), name)
+        require_profile(profile, caller)
     except CompatError as exc:
         return error_response(exc.status, exc.message, correlation)
     return JSONResponse(view_schema(profile), headers={CORRELATION_HEADER: correlation})
@@ -261,13 +334,26 @@ async def _ask(service: LookupService, ask: Ask, request_id: str) -> dict[str, A
         raise CompatError(504, "No answer arrived in time") from None
 
 
-async def _endpoint(request: Request, connector: str, operation: str, raw_id: str | None) -> Response:
+async def _endpoint(request: Request, caller: Caller, connector: str, operation: str, raw_id: str | None) -> Response:
     request_id = str(uuid.uuid4())
     correlation = correlation_id(request, request_id)
     try:
         service = _service(request)
         if connector not in service.profiles.connectors():
             raise CompatError(404, f"Connector with name: {connector}, not found")
+        # A source is open to whoever may receive it through some profile, for a purpose that profile serves.
+        serving = [
+            p
+            for p in service.profiles
+            if may_use(p, caller)
+            and (
+                any(spec.connector(k) == connector and may_receive(spec, caller) for k, spec in p.sources.items())
+                or any(a.source == connector for a in p.searches.values())
+            )
+        ]
+        if not serving:
+            raise AccessDeniedError(403, "Forbidden", "you may not receive data of this source")
+        context = compat_purpose(request, serving, caller)
         params = endpoint_params(list(request.query_params.multi_items()))
         fields_param = params.pop("fields", None)
         if connector == "brp" and isinstance(params.get("type"), str):
@@ -286,10 +372,25 @@ async def _endpoint(request: Request, connector: str, operation: str, raw_id: st
             profile=f"endpoint:{connector}",
             identifier=identifier,
             queries=[SourceQuery(key=connector, source=connector, operation=operation, fields=fields, params=params)],
-            timeout_ms=ENDPOINT_TIMEOUT_MS,
+            timeout_ms=_settings(request).gateway_compat_timeout_ms,
             relations=[],
+            context=context,
         )
+        started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
+        await _auditor(request).record(
+            request_id=request_id,
+            kind="endpoint",
+            profile=f"endpoint:{connector}",
+            activity=f"{connector}: {operation} (IKO Server API)",
+            context=context,
+            caller=caller,
+            queries=ask.queries,
+            answer=answer,
+            started_at=started,
+            identifier=identifier,
+            search={"operation": operation, "params": params} if identifier is None else None,
+        )
         result = answer.get("sources", {}).get(connector) if isinstance(answer.get("sources"), dict) else None
         if not isinstance(result, dict):
             raise CompatError(500, "Unexpected error")
@@ -326,8 +427,10 @@ ENDPOINT_RESPONSES: dict[int | str, dict[str, Any]] = {
     description=COMPAT_NOTE + "\n\n`instance` is accepted and ignored: each source has one instance here.",
     responses=ENDPOINT_RESPONSES,
 )
-async def endpoint_search(connector: str, instance: str, operation: str, request: Request) -> Response:
-    return await _endpoint(request, connector, operation, None)
+async def endpoint_search(
+    connector: str, instance: str, operation: str, request: Request, caller: CallerDep
+) -> Response:
+    return await _endpoint(request, caller, connector, operation, None)
 
 
 @compat_router.get(
@@ -338,8 +441,10 @@ async def endpoint_search(connector: str, instance: str, operation: str, request
     "`instance` is accepted and ignored.",
     responses=ENDPOINT_RESPONSES,
 )
-async def endpoint_detail(connector: str, instance: str, operation: str, id: str, request: Request) -> Response:
-    return await _endpoint(request, connector, operation, id)
+async def endpoint_detail(
+    connector: str, instance: str, operation: str, id: str, request: Request, caller: CallerDep
+) -> Response:
+    return await _endpoint(request, caller, connector, operation, id)
 
 
 @compat_router.get(
@@ -354,8 +459,9 @@ async def aggregated_data_profile_by_path(
     name: str,
     id: str,
     request: Request,
+    caller: CallerDep,
     containerParam: Annotated[  # noqa: N803 - the IKO Server's parameter name
         list[str] | None, Query(description="Base64 of {containerId, pageable, filters}; repeatable")
     ] = None,
 ) -> Response:
-    return await aggregated_data_profile(name, request, id, containerParam)
+    return await aggregated_data_profile(name, request, caller, id, containerParam)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from iko_shared.contracts import RequestContext, SourceQuery
@@ -37,6 +39,8 @@ class SearchBody(BaseModel):
     page: int = Field(1, ge=1, le=10_000)
     page_size: int = Field(20, ge=1, le=100)
     timeout_ms: int | None = Field(None, gt=0, le=600_000)
+    doelbinding: str | None = Field(None, max_length=200, description="The purpose (or the x-doelbinding header)")
+    verwerking: str | None = Field(None, max_length=200, description="The processing (or the x-verwerking header)")
 
 
 class SearchInputError(ValueError):
@@ -105,7 +109,9 @@ async def run_search(
     profile: Profile,
     body: SearchBody,
     context: RequestContext | None = None,
+    audit: Callable[..., Awaitable[object]] | None = None,
 ) -> dict[str, Any]:
+    """Runs the action; ``audit`` (when given) records the access before the rows are handed back."""
     action = profile.searches.get(body.action)
     if action is None:
         raise SearchInputError(f"unknown action {body.action!r}; this profile has {sorted(profile.searches)}")
@@ -125,7 +131,11 @@ async def run_search(
         relations=[],
         context=context or RequestContext(),
     )
-    answer = await service.ask_json(ask)
+    request_id = str(uuid.uuid4())
+    started = datetime.now(UTC)
+    answer = await service.ask_json(ask, request_id)
+    if audit is not None:
+        await audit(request_id=request_id, queries=ask.queries, answer=answer, started_at=started)
     result: dict[str, Any] = answer["sources"]["search"]  # type: ignore[index]
     if result["status"] in ("error", "timeout"):
         raise SearchFailedError(result["status"], result.get("error"))

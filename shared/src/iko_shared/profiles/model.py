@@ -129,8 +129,10 @@ class Profile(Strict):
     description: str = ""
     identifiers: list[IdentifierType] = Field(min_length=1)
     timeout: TimeoutPolicy = TimeoutPolicy()
+    # Roles that may use the profile (empty: every authenticated caller).
     roles: list[str] = Field(default_factory=list)
-    purposes: list[str] = Field(default_factory=list)
+    # The purposes (doelbinding) the profile serves: a lookup must state one of them.
+    purposes: list[str] = Field(min_length=1)
     sources: dict[str, SourceSpec] = Field(min_length=1)
     relations: list[RelationSpec] = Field(default_factory=list)
     transform: str | None = Field(None, description="jq over the assembled answer, giving its view")

@@ -1,0 +1,216 @@
+"""Protocollering: one audit record per lookup or search, published with confirms before anything is disclosed.
+
+Records go to their own exchange on a channel of their own, with ``mandatory`` set and returns raised: a record
+that reaches no queue, or an exchange that is gone, fails the publish, and the gateway then refuses to answer
+(503) — no disclosure without a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from iko_shared.contracts import AuditRecorded, DisclosedSource, Identifier, RelationPlan, SourceQuery
+from iko_shared.logging import get_logger
+from iko_shared.serialization import dump_model
+from iko_shared.topology import Topology
+
+log = get_logger()
+
+
+class AuditUnavailableError(Exception):
+    """The audit record could not be published: nothing may be disclosed."""
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """The deployment facts every record carries (from the gateway's settings)."""
+
+    uitvoerder: str
+    systeem: str
+    bewaartermijn: str
+    vertrouwelijkheid: str
+
+
+def _template(key: str, queries: list[SourceQuery], relations: list[RelationPlan]) -> SourceQuery | None:
+    """The query a key came from: a root query, or the query of a relation branch (``partners[0].brp``)."""
+    *segments, local = key.split(".")
+    current_queries, current_relations = queries, relations
+    for segment in segments:
+        name = segment.split("[", 1)[0]
+        plan = next((r for r in current_relations if r.name == name), None)
+        if plan is None:
+            return None
+        current_queries, current_relations = plan.queries, plan.relations
+    return next((q for q in current_queries if q.key == local), None)
+
+
+def disclosed_sources(
+    queries: list[SourceQuery], answer: dict[str, Any] | None, relations: list[RelationPlan] | None = None
+) -> list[DisclosedSource]:
+    """Per answered key: which source, operation and fields, and how it went — never the data. Without an
+    answer yet (a stream about to start), what will be asked."""
+    sources = (answer or {}).get("sources") or {}
+    if not sources:
+        return [
+            DisclosedSource(key=q.key, source=q.source, operation=q.operation, fields=list(q.fields), status="asked")
+            for q in queries
+        ]
+    disclosed = []
+    for key, result in sources.items():
+        query = _template(key, queries, relations or [])
+        disclosed.append(
+            DisclosedSource(
+                key=key,
+                source=str(result.get("source")),
+                operation=query.operation if query else "",
+                fields=list(query.fields) if query else [],
+                status=str(result.get("status")),
+            )
+        )
+    return disclosed
+
+
+class AuditPublisher:
+    def __init__(self, rabbitmq_url: str, topology: Topology, timeout_s: float = 2.0) -> None:
+        self._url = rabbitmq_url
+        self._topology = topology
+        self._timeout = timeout_s
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self._url)
+        channel = await self._open_channel()
+        exchange = await channel.declare_exchange(self._topology.audit.name, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(
+            self._topology.audit_queue.name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, routing_key="#")
+
+    async def _open_channel(self) -> AbstractChannel:
+        assert self._connection is not None
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        return self._channel
+
+    async def publish(self, record: AuditRecorded) -> None:
+        try:
+            async with self._lock:
+                channel = self._channel
+                if channel is None or channel.is_closed:
+                    # A channel the broker closed (e.g. the exchange was gone) is not reused.
+                    channel = await self._open_channel()
+            exchange = await channel.get_exchange(self._topology.audit.name, ensure=False)
+            message = aio_pika.Message(
+                dump_model(record),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=record.event_id,
+                correlation_id=record.request_id,
+            )
+            await asyncio.wait_for(
+                exchange.publish(message, routing_key=f"{record.kind}.{record.profile}", mandatory=True),
+                timeout=self._timeout,
+            )
+        except Exception as exc:
+            log.error("audit.unavailable", request_id=record.request_id, error=type(exc).__name__)
+            raise AuditUnavailableError from exc
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+def new_record(
+    *,
+    facts: AuditFacts,
+    request_id: str,
+    kind: Literal["lookup", "search", "endpoint"],
+    profile: str,
+    activity: str,
+    doelbinding: str,
+    verwerking: str,
+    caller: Any,
+    identifier: Identifier | None,
+    search: dict[str, Any] | None,
+    gegevensbron: list[str],
+    disclosed: list[DisclosedSource],
+    outcome: str,
+    started_at: datetime,
+) -> AuditRecorded:
+    return AuditRecorded(
+        event_id=str(uuid.uuid4()),
+        request_id=request_id,
+        kind=kind,
+        verwerkingsactiviteit=activity,
+        doelbinding=doelbinding,
+        verwerking=verwerking,
+        vertrouwelijkheid=facts.vertrouwelijkheid,
+        bewaartermijn=facts.bewaartermijn,
+        uitvoerder=facts.uitvoerder,
+        systeem=facts.systeem,
+        gebruiker=caller.user,
+        gegevensbron=sorted(set(gegevensbron)),
+        subject=caller.subject,
+        client=caller.client or "",
+        caller_kind=caller.kind,
+        roles=sorted(caller.roles) if not caller.all_roles else ["*"],
+        profile=profile,
+        identifier=identifier,
+        search=search,
+        disclosed=disclosed,
+        outcome=outcome,
+        started_at=started_at,
+        ended_at=datetime.now(UTC),
+    )
+
+
+class Auditor:
+    """Builds and publishes the record of one access; raises ``AuditUnavailableError`` when it cannot."""
+
+    def __init__(self, publisher: AuditPublisher, facts: AuditFacts) -> None:
+        self.publisher = publisher
+        self.facts = facts
+
+    async def record(
+        self,
+        *,
+        request_id: str,
+        kind: Literal["lookup", "search", "endpoint"],
+        profile: str,
+        activity: str,
+        context: Any,
+        caller: Any,
+        queries: list[SourceQuery],
+        answer: dict[str, Any] | None,
+        started_at: datetime,
+        relations: list[RelationPlan] | None = None,
+        identifier: Identifier | None = None,
+        search: dict[str, Any] | None = None,
+        outcome: str | None = None,
+    ) -> AuditRecorded:
+        disclosed = disclosed_sources(queries, answer, relations)
+        record = new_record(
+            facts=self.facts,
+            request_id=request_id,
+            kind=kind,
+            profile=profile,
+            activity=activity,
+            doelbinding=context.doelbinding or "",
+            verwerking=context.verwerking or "",
+            caller=caller,
+            identifier=identifier,
+            search=search,
+            gegevensbron=[d.source for d in disclosed],
+            disclosed=disclosed,
+            outcome=outcome or str((answer or {}).get("status", "asked")),
+            started_at=started_at,
+        )
+        await self.publisher.publish(record)
+        return record
