@@ -14,6 +14,7 @@ import pytest
 from iko_stack import Stack
 
 from tests.infra import drop_namespace, new_namespace
+from tests.unit.gateway.jwks_server import JwksServer, SigningKey
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +43,34 @@ def profiles_folder() -> Path:
     return folder
 
 
-def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object) -> Stack:
+ISSUER = "iko-e2e-identity-provider"
+
+
+@pytest.fixture(scope="session")
+def identity() -> Iterator[JwksServer]:
+    """The identity provider of the e2e stack: a JWKS endpoint with one RSA signing key (tests rotate it)."""
+    server = JwksServer()
+    server.serve(SigningKey.rsa())
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_stack(
+    rabbitmq_url: str, redis_url: str, label: str, identity: JwksServer | None = None, **options: object
+) -> Stack:
     gateway, brp, kvk, zgw = free_ports(4)
+    auth_env = (
+        {
+            "IKO_AUTH_JWKS_URL": identity.url,
+            "IKO_AUTH_ISSUER": ISSUER,
+            "IKO_AUTH_AUDIENCE": "iko",
+            # Rotation is picked up on the next unknown kid, at most this often.
+            "IKO_AUTH_JWKS_MIN_REFRESH_S": "0.2",
+        }
+        if identity is not None
+        else {}
+    )
     stack = Stack(
         new_namespace(label),
         gateway_port=gateway,
@@ -57,6 +84,7 @@ def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object
             "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
             # The suite looks up every person of the data set with one key; the limiter has tests of its own.
             "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000",
+            **auth_env,
         },
         **options,  # type: ignore[arg-type]
     )
@@ -65,9 +93,9 @@ def start_stack(rabbitmq_url: str, redis_url: str, label: str, **options: object
 
 
 @pytest.fixture(scope="session")
-async def stack(rabbitmq_url: str, redis_url: str) -> AsyncIterator[Stack]:
+async def stack(rabbitmq_url: str, redis_url: str, identity: JwksServer) -> AsyncIterator[Stack]:
     """One stack for the tests that only read: two assembler replicas, as a production deployment runs."""
-    running = start_stack(rabbitmq_url, redis_url, "e2e", assemblers=2)
+    running = start_stack(rabbitmq_url, redis_url, "e2e", identity, assemblers=2)
     try:
         yield running
     finally:

@@ -132,7 +132,10 @@ async def get_profile(profile: str, request: Request, caller: CallerDep) -> Resp
 @router.get(
     "/profiles/{profile}/schema",
     summary="JSON Schema of the profile's lookup answer",
-    responses=_problems(401, 403, 404),
+    responses={
+        200: {"description": "The JSON Schema", "content": {"application/schema+json": {}}},
+        **_problems(401, 403, 404),
+    },
 )
 async def get_profile_schema(profile: str, request: Request, caller: CallerDep) -> Response:
     found = profile_or_404(request, profile, caller)
