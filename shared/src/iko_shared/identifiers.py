@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-IdentifierType = Literal["bsn", "kvk"]
+IdentifierType = Literal["bsn", "kvk", "rsin", "vestigingsnummer"]
 
 _BSN = re.compile(r"^\d{9}$")
 _KVK = re.compile(r"^\d{8}$")
+_VESTIGINGSNUMMER = re.compile(r"^\d{12}$")
 
 
 def passes_elfproef(number: str) -> bool:
@@ -31,6 +32,17 @@ def identifier_problem(kind: str, value: str) -> str | None:
     if kind == "kvk":
         if not _KVK.match(value):
             return "a kvkNummer has exactly 8 digits"
+        return None
+    if kind == "rsin":
+        # An RSIN is checked like a BSN: nine digits and the elfproef.
+        if not _BSN.match(value):
+            return "an RSIN has exactly 9 digits"
+        if not passes_elfproef(value):
+            return "this RSIN fails the elfproef"
+        return None
+    if kind == "vestigingsnummer":
+        if not _VESTIGINGSNUMMER.match(value):
+            return "a vestigingsnummer has exactly 12 digits"
         return None
     return f"unknown identifier type {kind!r}"
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from iko_assembler.app import AssemblerSettings
 from iko_brp_connector.source import BrpSettings
+from iko_gateway.auth import AuthSettings
 from iko_gateway.settings import GatewaySettings
 from iko_kvk_connector.source import KvkSettings
 from iko_shared.connector import ConnectorSettings
@@ -29,7 +30,8 @@ KNOWN_SETTINGS = (
     | env_names(BrpSettings, "IKO_BRP_")
     | env_names(KvkSettings, "IKO_KVK_")
     | env_names(ZgwSettings, "IKO_ZGW_")
-    | {"IKO_SECRETS_DIR"}
+    | env_names(AuthSettings, "IKO_AUTH_")
+    | {"IKO_SECRETS_DIR", "IKO_DEV_MODE", "IKO_DEV_API_KEY"}
 )
 
 

@@ -30,3 +30,11 @@ def test_mask_hides_the_middle():
     assert mask("999993653") == "9999***53"
     assert "99993" not in mask("999993653")
     assert mask("69599084") == "6959***84"
+
+
+def test_rsin_uses_the_elfproef_and_vestigingsnummer_has_twelve_digits():
+    assert identifier_problem("rsin", "857587973") is None  # Test BV Donald's RSIN in the KVK test set
+    assert identifier_problem("rsin", "857587974") == "this RSIN fails the elfproef"
+    assert identifier_problem("rsin", "85758797") == "an RSIN has exactly 9 digits"
+    assert identifier_problem("vestigingsnummer", "000038509504") is None
+    assert identifier_problem("vestigingsnummer", "38509504") == "a vestigingsnummer has exactly 12 digits"

@@ -13,7 +13,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage
 from faststream.rabbit.publisher import RabbitPublisher
 from iko_shared.broker import make_broker, make_topology
-from iko_shared.contracts import LookupRequested
+from iko_shared.contracts import AuditRecorded, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.profiles import ProfileCatalogue, load_profiles
 from iko_shared.redis_client import make_redis
@@ -45,6 +45,16 @@ def build_gateway_broker(
         title=f"{topology.lookups.name}:LookupRequested",
         description="One lookup; headers name the sources it asks (iko-source-<name>: 1).",
         schema=LookupRequested,
+    )
+
+    # Documents the audit records in the AsyncAPI document; they are sent by ``audit.AuditPublisher`` on a channel
+    # of their own, where an unroutable record raises (FastStream's shared channel would drop it silently).
+    broker.publisher(
+        exchange=topology.audit,
+        routing_key="<kind>.<profile>",
+        title=f"{topology.audit.name}:AuditRecorded",
+        description="One record per lookup, search or endpoint call, before anything is disclosed (protocollering).",
+        schema=AuditRecorded,
     )
 
     @broker.subscriber(

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from iko_gateway.lookups import Ask, LookupService
 
 POSTCODE = re.compile(r"^[1-9][0-9]{3} ?[A-Za-z]{2}$")
-VESTIGINGSNUMMER = re.compile(r"^[0-9]{12}$")
 
 
 class SearchBody(BaseModel):
@@ -58,10 +57,8 @@ def filter_value(name: str, spec: FilterSpec, value: str | int | bool) -> Any:
     text = str(value).strip()
     problem: str | None = None
     converted: Any = text
-    if spec.type in ("bsn", "kvk"):
+    if spec.type in ("bsn", "kvk", "rsin", "vestigingsnummer"):
         problem = identifier_problem(spec.type, text)
-    elif spec.type == "vestigingsnummer" and not VESTIGINGSNUMMER.match(text):
-        problem = "a vestigingsnummer has exactly 12 digits"
     elif spec.type == "postcode" and not POSTCODE.match(text):
         problem = "a postcode is four digits and two letters, e.g. 1234 AB"
     elif spec.type == "date":

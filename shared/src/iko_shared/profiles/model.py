@@ -87,10 +87,15 @@ class RelationSpec(Strict):
         return value
 
 
+FilterType = Literal["string", "date", "integer", "boolean", "bsn", "kvk", "rsin", "vestigingsnummer", "postcode"]
+
+
 class FilterSpec(Strict):
     """One search filter; its name is the source's own parameter name."""
 
-    type: Literal["string", "date", "integer", "boolean", "bsn", "kvk", "vestigingsnummer", "postcode"] = "string"
+    type: Literal["string", "date", "integer", "boolean", "bsn", "kvk", "rsin", "vestigingsnummer", "postcode"] = (
+        "string"
+    )
     required: bool = False
     title: str = ""
     # The source takes this parameter as a list (BRP burgerservicenummer).
