@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -112,3 +113,25 @@ async def test_a_refused_batch_is_asked_bsn_by_bsn(simulator):
         await running.aclose()
     assert all(f is not None and f.error is not None and f.error.code == "paramsValidation" for f in fragments)
     assert len(simulator.received()) == 1 + 3
+
+
+async def test_a_lone_lookup_is_not_held_back_and_later_ones_gather_while_a_call_is_out(simulator):
+    # A long window: if a lone lookup waited for it, this test would take half a second.
+    running = Harness(BRP.with_settings(batch_window_ms=500), simulator)
+    try:
+        started = time.perf_counter()
+        fragment = await running.run(raadpleeg(BSNS[0], ["naam"]))
+        assert fragment is not None
+        assert fragment.status == "ok"
+        assert time.perf_counter() - started < 0.3
+        # With the BRP slow, the first lookup's call is out while four more arrive: they share the next call.
+        simulator.set_behaviour("ok", latency_ms=150)
+        first = asyncio.ensure_future(running.run(raadpleeg(BSNS[0], ["naam"])))
+        await asyncio.sleep(0.05)
+        rest = await asyncio.gather(*(running.run(raadpleeg(bsn, ["naam"])) for bsn in BSNS[1:]))
+        await first
+        assert all(f is not None and f.status == "ok" for f in rest)
+    finally:
+        await running.aclose()
+    sizes = [len(r["json"]["burgerservicenummer"]) for r in simulator.received()]
+    assert sizes == [1, 1, 4]

@@ -1,7 +1,9 @@
 """Batching concurrent ``RaadpleegMetBurgerservicenummer`` lookups into one call of up to 20 BSNs.
 
-Lookups that ask the same fields with the same protocol headers within a short window share one request;
-each waiter gets its own person back. The BRP counts calls, and one call with twenty BSNs costs about as much
+Lookups that ask the same fields with the same protocol headers share one request; each waiter gets its own
+person back. The batch adapts to the load: with no call of its kind in flight, a lookup goes out at once (in the
+same turn of the event loop, so the follow-ups of one relation still travel together); while a call is in flight,
+new lookups gather and go out when it returns, when twenty have gathered, or after the window at the latest. The BRP counts calls, and one call with twenty BSNs costs about as much
 as one with one. A batch the BRP refuses as a whole (one bad BSN is a 400 for all) is retried BSN by BSN, so
 each waiter gets its own answer or its own error.
 """
@@ -31,7 +33,7 @@ class _Batch:
     headers: dict[str, str]
     waiters: dict[str, list[asyncio.Future[Person | None]]] = field(default_factory=dict)
     deadline: float = float("inf")
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.TimerHandle | asyncio.Handle | None = None
 
 
 class RaadpleegBatcher:
@@ -47,6 +49,7 @@ class RaadpleegBatcher:
         self._max = max_size
         self._split_on = split_on
         self._open: dict[BatchKey, _Batch] = {}
+        self._in_flight: dict[BatchKey, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls = 0
 
@@ -58,7 +61,11 @@ class RaadpleegBatcher:
         batch = self._open.get(key)
         if batch is None:
             batch = self._open[key] = _Batch(client=client, fields=fields, headers=headers)
-            batch.timer = loop.call_later(self._window, self._flush, key)
+            if self._in_flight.get(key, 0) == 0:
+                # Nothing to wait for: go out now, with whatever joins in this same turn of the loop.
+                batch.timer = loop.call_soon(self._flush, key)
+            else:
+                batch.timer = loop.call_later(self._window, self._flush, key)
         future: asyncio.Future[Person | None] = loop.create_future()
         batch.waiters.setdefault(bsn, []).append(future)
         batch.deadline = min(batch.deadline, deadline)
@@ -72,9 +79,19 @@ class RaadpleegBatcher:
             return
         if batch.timer is not None:
             batch.timer.cancel()
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._in_flight[key] -= 1
+            if self._in_flight[key] == 0:
+                del self._in_flight[key]
+                # What gathered while this call was out goes now.
+                self._flush(key)
+
+        task.add_done_callback(done)
 
     async def _run(self, batch: _Batch) -> None:
         # The batch answers by its earliest deadline: nobody in it may wait longer than they asked.
