@@ -80,3 +80,7 @@ asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a 
 lock: ## regenerate requirements.lock (hashed) from the pyproject files
 	$(UV) lock
 	$(UV) export --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock
+
+.PHONY: bench
+bench: venv services ## benchmark pipeline vs floor vs direct fan-out (minutes, not in test); BENCH_ARGS="--quick"
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,89 @@
+"""The floor's gateway: takes a lookup over HTTP, publishes it once, answers with the reply from its own queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import aio_pika
+import orjson
+import uvloop
+
+from bench.floor.common import SOURCES, Names, parser
+from bench.http1 import serve
+from bench.processes import mark_ready
+
+HEADERS: dict[str, aio_pika.abc.FieldValue] = {"iko-kind": "lookup", **{f"iko-source-{s}": "1" for s in SOURCES}}
+
+
+async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, ready_file: str) -> None:
+    names = Names(namespace)
+    connection = await aio_pika.connect(rabbitmq_url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(names.lookups, ensure=False)
+    replies = await channel.declare_queue(
+        f"{namespace}.gateway.replies.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True
+    )
+    loop = asyncio.get_running_loop()
+    waiting: dict[str, asyncio.Future[bytes]] = {}
+
+    async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = waiting.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    await replies.consume(on_reply, no_ack=True)
+
+    async def handle(_method: str, _path: str, _body: bytes) -> tuple[int, bytes]:
+        request_id = str(uuid.uuid4())
+        now = time.time()
+        body = orjson.dumps(
+            {
+                "request_id": request_id,
+                "keys": list(SOURCES),
+                "requested_at": now,
+                "deadline": now + timeout_s,
+                "reply_to": replies.name,
+            }
+        )
+        future: asyncio.Future[bytes] = loop.create_future()
+        waiting[request_id] = future
+        try:
+            await exchange.publish(
+                aio_pika.Message(
+                    body,
+                    content_type="application/json",
+                    correlation_id=request_id,
+                    headers=HEADERS,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key="",
+            )
+            return 200, await asyncio.wait_for(future, timeout_s + 1.0)
+        except TimeoutError:
+            return 504, b'{"error": "timeout"}'
+        finally:
+            waiting.pop(request_id, None)
+
+    server = await serve(handle, "127.0.0.1", port)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    mark_ready(Path(ready_file))
+    await stop.wait()
+    server.close()
+    await connection.close()
+
+
+def main() -> None:
+    p = parser("gateway")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--timeout-s", type=float, default=2.0)
+    args = p.parse_args()
+    uvloop.run(run(args.namespace, args.rabbitmq_url, args.port, args.timeout_s, str(args.ready_file)))
+
+
+if __name__ == "__main__":
+    main()

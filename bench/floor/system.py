@@ -1,0 +1,148 @@
+"""Starts the floor (topology, then gateway, two workers and the assembler as processes) and removes it again."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+
+import aio_pika
+from redis.asyncio import Redis
+
+from bench import processes
+from bench.cpu import infrastructure_pids
+from bench.floor.common import SOURCES, Names
+from bench.loadgen import Target
+from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
+
+DELIVERY_LIMIT = 5
+
+
+async def declare(rabbitmq_url: str, names: Names) -> None:
+    """The pipeline's shape: headers exchange for lookups, direct for fragments, quorum work queues."""
+    connection = await aio_pika.connect(rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        lookups = await channel.declare_exchange(names.lookups, aio_pika.ExchangeType.HEADERS, durable=True)
+        fragments = await channel.declare_exchange(names.fragments, aio_pika.ExchangeType.DIRECT, durable=True)
+        await channel.declare_exchange(names.dead_letters, aio_pika.ExchangeType.DIRECT, durable=True)
+
+        async def work_queue(name: str) -> aio_pika.abc.AbstractQueue:
+            return await channel.declare_queue(
+                name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": DELIVERY_LIMIT,
+                    "x-dead-letter-exchange": names.dead_letters,
+                    "x-dead-letter-routing-key": name,
+                },
+            )
+
+        for source in SOURCES:
+            queue = await work_queue(names.connector_queue(source))
+            await queue.bind(lookups, arguments={"x-match": "all", f"iko-source-{source}": "1"})
+        requests = await work_queue(names.assembler_requests)
+        await requests.bind(lookups, arguments={"x-match": "all", "iko-kind": "lookup"})
+        fragment_queue = await work_queue(names.assembler_fragments)
+        await fragment_queue.bind(fragments, routing_key="fragment")
+    finally:
+        await connection.close()
+
+
+async def drop(infra: Infra, names: Names) -> None:
+    connection = await aio_pika.connect(infra.rabbitmq_url)
+    try:
+        for queue in names.work_queues():
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(queue)
+        for exchange in (names.lookups, names.fragments, names.dead_letters):
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+class FloorSystem:
+    name = "floor"
+
+    def __init__(self, infra: Infra, run_dir: Path, latency_ms: int = 0) -> None:
+        self.infra = infra
+        self.names = Names(f"bench-floor-{uuid.uuid4().hex[:8]}")
+        self._run_dir = run_dir / self.names.namespace
+        self._latency_ms = latency_ms
+        self.port = processes.free_port()
+        self._core: list[processes.Child] = []
+        self._workers: list[processes.Child] = []
+
+    def _common(self, role: str) -> list[str]:
+        return [
+            "-m",
+            f"bench.floor.{role}",
+            "--namespace",
+            self.names.namespace,
+            "--rabbitmq-url",
+            self.infra.rabbitmq_url,
+            "--redis-url",
+            self.infra.redis_url,
+        ]
+
+    def _launch(self, name: str, args: list[str]) -> processes.Child:
+        ready = self._run_dir / f"{name}.ready"
+        return processes.launch(name, [*args, "--ready-file", str(ready)], self._run_dir, ready_file=ready)
+
+    async def start(self) -> None:
+        await declare(self.infra.rabbitmq_url, self.names)
+        try:
+            self._core = [
+                self._launch("assembler", self._common("assembler")),
+                self._launch("gateway", [*self._common("gateway"), "--port", str(self.port)]),
+            ]
+            await self._start_workers()
+            await processes.wait_ready(self._core)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_workers(self) -> None:
+        self._workers = [
+            self._launch(
+                f"worker-{source}",
+                [*self._common("worker"), "--source", source, "--latency-ms", str(self._latency_ms)],
+            )
+            for source in SOURCES
+        ]
+        await processes.wait_ready(self._workers)
+
+    async def set_latency(self, latency_ms: int) -> None:
+        """Workers take their latency from the command line: restart them with the new one."""
+        if latency_ms == self._latency_ms and self._workers:
+            return
+        await processes.stop(self._workers)
+        self._latency_ms = latency_ms
+        await self._start_workers()
+
+    def target(self, timeout_ms: int | None = None, keep_bodies: bool = False) -> Target:
+        return Target("127.0.0.1", self.port, LOOKUP_PATH, lookup_body(timeout_ms), DEV_HEADERS, complete, keep_bodies)
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        groups = {child.name: [child.pid] for child in [*self._core, *self._workers]}
+        groups.update(infrastructure_pids())
+        return groups
+
+    def source_pids(self) -> list[int]:
+        return []
+
+    async def stop(self) -> None:
+        await processes.stop([*self._workers, *self._core])
+        self._workers, self._core = [], []
+        await drop(self.infra, self.names)

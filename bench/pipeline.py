@@ -1,0 +1,133 @@
+"""The IKO pipeline itself: the whole stack as OS processes (``scripts/iko_stack.py``) in a namespace of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bench import processes
+from bench.cpu import infrastructure_pids
+from bench.loadgen import Target
+from bench.sandbox import set_behaviour, set_latency
+from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
+
+sys.path.insert(0, str(processes.ROOT / "scripts"))
+
+from iko_stack import Stack  # scripts/ is not a package: on the path above
+
+SOURCES = ("brp", "zgw")
+
+
+class PipelineSystem:
+    def __init__(
+        self,
+        infra: Infra,
+        run_dir: Path,
+        *,
+        log_level: str = "WARNING",
+        connector_replicas: int = 1,
+        extra_env: Mapping[str, str] | None = None,
+        label: str = "pipeline",
+    ) -> None:
+        self.name = label
+        self.infra = infra
+        self.namespace = f"bench-{label}-{uuid.uuid4().hex[:8]}"
+        gateway, brp, kvk, zgw = (processes.free_port() for _ in range(4))
+        self.stack = Stack(
+            self.namespace,
+            gateway_port=gateway,
+            sandbox_ports=(brp, kvk, zgw),
+            connector_replicas=connector_replicas,
+            dev_mode=True,
+            run_dir=run_dir / self.namespace,
+            extra_env={
+                "IKO_RABBITMQ_URL": infra.rabbitmq_url,
+                "IKO_REDIS_URL": infra.redis_url,
+                "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "0",
+                "IKO_LOG_LEVEL": log_level,
+                **(extra_env or {}),
+            },
+        )
+        self.port = gateway
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.stack.start)
+
+    @property
+    def sandbox_urls(self) -> dict[str, str]:
+        return {s: self.stack.sandbox_urls[s] for s in SOURCES}
+
+    def target(self, timeout_ms: int | None = None, keep_bodies: bool = False) -> Target:
+        return Target("127.0.0.1", self.port, LOOKUP_PATH, lookup_body(timeout_ms), DEV_HEADERS, complete, keep_bodies)
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for record in self.stack.records():
+            if not record.name.startswith("sandbox-"):
+                groups.setdefault(record.name, []).append(record.pid)
+        groups.update(infrastructure_pids())
+        return groups
+
+    def source_pids(self) -> list[int]:
+        return [r.pid for r in self.stack.records() if r.name.startswith("sandbox-")]
+
+    async def set_latency(self, latency_ms: int) -> None:
+        await set_latency(self.sandbox_urls, latency_ms)
+
+    async def hang(self, source: str) -> None:
+        await set_behaviour({source: self.stack.sandbox_urls[source]}, {"mode": "hang"})
+
+    async def reset(self) -> None:
+        await set_behaviour(self.sandbox_urls, None)
+
+    async def request_keys(self) -> int:
+        """Request hashes of this namespace left in Redis (``<ns>:asm:req:*``)."""
+        return len(await self.namespace_keys(f"{self.namespace}:asm:req:*"))
+
+    async def namespace_keys(self, pattern: str | None = None) -> list[str]:
+        redis = Redis.from_url(self.infra.redis_url, decode_responses=True)
+        try:
+            return sorted([k async for k in redis.scan_iter(match=pattern or f"{self.namespace}:*", count=1000)])
+        finally:
+            await redis.aclose()
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stack.stop)
+        await drop_namespace(self.infra, self.namespace)
+
+
+async def drop_namespace(infra: Infra, namespace: str) -> None:
+    """Every queue, exchange and Redis key the stack's namespace may have made."""
+    import contextlib
+
+    import aio_pika
+    from iko_shared.topology import Topology
+
+    topology = Topology(namespace=namespace)
+    connection = await aio_pika.connect(infra.rabbitmq_url)
+    try:
+        queues = topology.work_queues(["brp", "kvk", "zgw"])
+        names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
+        names.append(topology.audit_queue.name)
+        for name in names:
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(name)
+        for exchange in (topology.lookups, topology.fragments, topology.dead_letters, topology.audit):
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(exchange.name)
+    finally:
+        await connection.close()
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{namespace}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()

@@ -1,0 +1,464 @@
+"""Writes a run's figures: ``bench/results/<date>.json`` and ``docs/benchmarks.md`` with its plots.
+
+``docs/benchmarks.md`` is regenerated on every run; the hand-written part between ``<!-- notes -->`` and
+``<!-- /notes -->`` is kept as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import analysis, plots
+
+NOTES_START = "<!-- notes -->"
+NOTES_END = "<!-- /notes -->"
+NOTES_PLACEHOLDER = (
+    "To be written by the lead: which optimisations were made, and what each bought in the figures above "
+    "(compare this run's JSON with an earlier one in `bench/results/`)."
+)
+SYSTEM_TITLES = {
+    "floor": "floor (bare aio-pika + redis-py)",
+    "direct": "direct fan-out (one process, httpx)",
+    "pipeline": "IKO pipeline (log level WARNING)",
+    "pipeline_info": "IKO pipeline (log level INFO)",
+}
+
+
+def write_json(results: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    return path
+
+
+def keep_notes(existing: str | None) -> str:
+    """The hand-written section of an earlier ``benchmarks.md``, markers included, or the placeholder."""
+    if existing:
+        match = re.search(re.escape(NOTES_START) + r".*?" + re.escape(NOTES_END), existing, flags=re.DOTALL)
+        if match:
+            return match.group(0)
+    return f"{NOTES_START}\n{NOTES_PLACEHOLDER}\n{NOTES_END}"
+
+
+def _n(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _closed(results: dict[str, Any], system: str, latency: int, c: int) -> dict[str, Any] | None:
+    return analysis.closed_run(results, system, latency, c)
+
+
+def _systems(results: dict[str, Any]) -> list[str]:
+    return [s for s in ("floor", "direct", "pipeline", "pipeline_info") if s in results.get("systems", {})]
+
+
+def _latencies(results: dict[str, Any]) -> list[int]:
+    return [int(x) for x in results["plan"]["latencies"]]
+
+
+def latency_section(results: dict[str, Any]) -> str:
+    reported = [int(c) for c in results["plan"]["reported"]]
+    header = ["system", "source latency"]
+    for c in reported:
+        header += [f"c={c} p50", f"c={c} p95", f"c={c} p99"]
+    rows = []
+    for latency in _latencies(results):
+        for system in _systems(results):
+            row = [SYSTEM_TITLES[system], f"{latency} ms"]
+            present = False
+            for c in reported:
+                run = _closed(results, system, latency, c)
+                lat = run["latency_ms"] if run else {}
+                present = present or run is not None
+                row += [_n(lat.get("p50")), _n(lat.get("p95")), _n(lat.get("p99"))]
+            if present:
+                rows.append(row)
+    return _table(header, rows)
+
+
+def throughput_section(results: dict[str, Any]) -> str:
+    header = [
+        "system",
+        "source latency",
+        "max lookups/s (p99 ≤ 250 ms)",
+        "at in flight",
+        "open loop rate",
+        "open p50",
+        "open p99",
+        "CPU ms/lookup (system)",
+        "CPU ms/lookup (sources)",
+    ]
+    rows = []
+    for latency in _latencies(results):
+        for system in _systems(results):
+            data = results["systems"][system].get("by_latency", {}).get(str(latency))
+            if not data:
+                continue
+            best = data.get("best") or {}
+            opened = data.get("open") or {}
+            at = best.get("concurrency")
+            best_run = _closed(results, system, latency, at) if at else None
+            cpu = best_run["cpu"] if best_run else {}
+            rows.append(
+                [
+                    SYSTEM_TITLES[system],
+                    f"{latency} ms",
+                    _n(best.get("throughput")),
+                    str(at) if at else "—",
+                    _n(opened.get("rate")),
+                    _n((opened.get("latency_ms") or {}).get("p50")),
+                    _n((opened.get("latency_ms") or {}).get("p99")),
+                    _n(cpu.get("system_ms_per_lookup"), 2),
+                    _n(cpu.get("sources_ms_per_lookup"), 2),
+                ]
+            )
+    return _table(header, rows)
+
+
+def cpu_section(results: dict[str, Any], latency: int, c: int) -> str:
+    rows = []
+    for system in _systems(results):
+        run = _closed(results, system, latency, c)
+        if not run:
+            continue
+        cpu = run["cpu"]
+        by_process = sorted(cpu["by_process_ms_per_lookup"].items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in by_process)
+        rows.append(
+            [
+                SYSTEM_TITLES[system],
+                _n(cpu["system_ms_per_lookup"], 2),
+                parts,
+                _n(cpu["sources_ms_per_lookup"], 2),
+                f"{cpu['load_generator_s']:.1f} / {cpu['other_s']:.1f} / {cpu['wall_s']:.1f}",
+            ]
+        )
+    header = [
+        "system",
+        "CPU ms/lookup",
+        "by process (ms/lookup)",
+        "sources ms/lookup",
+        "load generator / other processes / wall (s)",
+    ]
+    return _table(header, rows)
+
+
+def added_section(results: dict[str, Any]) -> str:
+    reported = [int(c) for c in results["plan"]["reported"]]
+    rows = []
+    for row in analysis.added_latency(results, _latencies(results), reported):
+        rows.append(
+            [
+                f"{row['latency_ms']} ms",
+                str(row["concurrency"]),
+                _n(row["pipeline_p50"]),
+                _n(row["direct_p50"]),
+                _n(row["floor_p50"]),
+                _n(row["pipeline_added"]),
+                _n(row["floor_added"]),
+                _n(row["floor_minus_direct"]),
+            ]
+        )
+    header = [
+        "source latency",
+        "in flight",
+        "pipeline p50",
+        "direct p50",
+        "floor p50",
+        "pipeline − direct",
+        "floor − its sources",
+        "floor − direct",
+    ]
+    return _table(header, rows)
+
+
+def deadline_section(results: dict[str, Any]) -> str:
+    d = results.get("systems", {}).get("pipeline", {}).get("deadline")
+    if not d:
+        return "Not measured in this run."
+    srv, cli = d["answer_minus_deadline_ms"], d["client_elapsed_minus_timeout_ms"]
+    table = _table(
+        ["measure", "p50", "p95", "p99", "max"],
+        [
+            ["answer − deadline (`completed_at − requested_at − timeout`)"]
+            + [_n(srv[k]) for k in ("p50", "p95", "p99", "max")],
+            ["client elapsed − timeout"] + [_n(cli[k]) for k in ("p50", "p95", "p99", "max")],
+        ],
+    )
+    return (
+        f"{d['answers']} lookups with `timeout_ms` {d['timeout_ms']} while the BRP simulator hangs, "
+        f"{d['concurrency']} in flight; {d['partial']} answered `partial`. Milliseconds:\n\n{table}"
+    )
+
+
+def scale_section(results: dict[str, Any]) -> str:
+    s = results.get("scale_out")
+    if not s:
+        return "Not measured in this run."
+    rows = [
+        [
+            str(r["replicas"]),
+            _n(r["throughput"]),
+            _n(r.get("speedup"), 2),
+            _n(r["latency_ms"]["p50"]),
+            _n(r["latency_ms"]["p99"]),
+            str(r["bad"] + r["errors"]),
+            _n(r["cpu"]["system_ms_per_lookup"], 2),
+        ]
+        for r in s["runs"]
+    ]
+    table = _table(
+        ["replicas of each connector", "lookups/s", "speed-up", "p50 ms", "p99 ms", "not complete", "CPU ms/lookup"],
+        rows,
+    )
+    return (
+        f"Source latency {s['latency_ms']} ms, `IKO_CONNECTOR_PREFETCH={s['prefetch']}` (one connector process "
+        f"carries at most {s['prefetch']} lookups), {s['concurrency']} lookups in flight (closed loop), "
+        f"`timeout_ms` {s['timeout_ms']}; only complete answers count.\n\n{table}"
+    )
+
+
+def retention_section(results: dict[str, Any]) -> str:
+    pipe = results.get("systems", {}).get("pipeline", {})
+    probe = None
+    for data in pipe.get("by_latency", {}).values():
+        for run in data["closed"]:
+            if "retention" in run:
+                probe = (data["latency_ms"], run["concurrency"], run["retention"])
+    left = pipe.get("keys_left")
+    lines = []
+    if probe:
+        latency, c, r = probe
+        lines.append(
+            _table(
+                ["measure", "value"],
+                [
+                    ["run watched", f"source latency {latency} ms, {c} in flight"],
+                    ["peak request hashes (`<ns>:asm:req:*`)", str(r["peak_request_keys"])],
+                    ["peak `used_memory` − before the run", f"{r['peak_used_memory_delta'] / 1024:.1f} KiB"],
+                    ["per in-flight lookup (from `used_memory`)", _kib(r["used_memory_delta_per_in_flight"])],
+                    [
+                        "one request hash (`MEMORY USAGE`, mean / max)",
+                        f"{_kib(r['request_hash_bytes_mean'])} / {_kib(r['request_hash_bytes_max'])}",
+                    ],
+                ],
+            )
+        )
+    if left is not None:
+        others = [k for k in left["namespace_keys"] if ":asm:req:" not in k]
+        lines.append(
+            f"After the run: **{left['request_keys']} request keys** of the namespace left in Redis "
+            f"({'holds' if left['request_keys'] == 0 else 'does not hold'}: must be 0). Other keys of the "
+            f"namespace: {', '.join(f'`{k}`' for k in others) if others else 'none'} (shared sets of request ids "
+            "and counters, no fetched data)."
+        )
+    return "\n\n".join(lines) if lines else "Not measured in this run."
+
+
+def _kib(value: Any) -> str:
+    return "—" if value is None else f"{value / 1024:.1f} KiB"
+
+
+def info_section(results: dict[str, Any]) -> str:
+    if "pipeline_info" not in results.get("systems", {}):
+        return "Not measured in this run: every pipeline figure above is at `IKO_LOG_LEVEL=WARNING`."
+    latency = _latencies(results)[0]
+    rows = []
+    for system in ("pipeline", "pipeline_info"):
+        c1 = _closed(results, system, latency, 1)
+        c32 = _closed(results, system, latency, 32)
+        best = results["systems"][system]["by_latency"][str(latency)].get("best") or {}
+        rows.append(
+            [
+                SYSTEM_TITLES[system],
+                _n(c1["latency_ms"]["p50"]) if c1 else "—",
+                _n(c32["latency_ms"]["p50"]) if c32 else "—",
+                _n(best.get("throughput")),
+                _n(c32["cpu"]["system_ms_per_lookup"], 2) if c32 else "—",
+            ]
+        )
+    return (
+        f"The figures above are at `IKO_LOG_LEVEL=WARNING`. At the default `INFO` every lookup writes log lines in "
+        f"every service; source latency {latency} ms:\n\n"
+        + _table(["pipeline", "c=1 p50 ms", "c=32 p50 ms", "max lookups/s", "CPU ms/lookup at c=32"], rows)
+    )
+
+
+def targets_section(results: dict[str, Any]) -> str:
+    rows = []
+    for t in analysis.targets(results, _latencies(results)):
+        verdict = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**does not hold**")
+        rows.append([t["target"], verdict, _n(t["ratio"], 2), t["detail"]])
+    return _table(["target", "verdict", "measured / limit", "figures"], rows)
+
+
+def machine_section(machine: dict[str, Any]) -> str:
+    return _table(
+        ["", ""],
+        [
+            ["CPU", f"{machine.get('cpu_model')} × {machine.get('cores')} cores"],
+            ["memory", f"{machine.get('memory_gib')} GiB"],
+            ["kernel / Python", f"{machine.get('kernel')} / {machine.get('python')}"],
+            ["RabbitMQ / Redis", f"{machine.get('rabbitmq')} / {machine.get('redis')}"],
+            ["load average at start", " ".join(machine.get("loadavg_at_start", []))],
+            ["date (UTC)", str(machine.get("date"))],
+        ],
+    )
+
+
+def _img(images: dict[str, Path], key: str, doc: Path, alt: str) -> str:
+    path = images.get(key)
+    if path is None:
+        return ""
+    return f"\n\n![{alt}]({os.path.relpath(path, doc.parent)})"
+
+
+def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: str, json_path: Path) -> str:
+    plan = results["plan"]
+    machine = results.get("machine", {})
+    errors = results.get("errors") or {}
+    json_rel = os.path.relpath(json_path, doc.parent)
+    reported = " and ".join(str(c) for c in plan["reported"])
+    parts = [
+        "# IKO benchmarks",
+        "",
+        "A broker between the gateway and the sources costs hops. This page answers, from one run on one machine, "
+        "how much IKO's event-driven pipeline adds to what the sources cost anyway and how many lookups it "
+        "carries — side by side with **the floor** (the same hops done by bare aio-pika and redis-py, nothing "
+        "else) and with **the direct fan-out** (what a team would write instead: one process calling the sources "
+        "in parallel).",
+        "",
+        f"Generated by `make bench` (`python -m bench`) on {machine.get('date', '?')}; every figure comes from "
+        f"[`{json_rel}`]({json_rel}). Do not edit this file by hand except between the notes markers at the end: "
+        "the next run rewrites the rest.",
+        "",
+        "## The machine",
+        "",
+        machine_section(machine),
+        "",
+        "The machine was not idle: other work ran on it meanwhile (the *other processes* column below shows how "
+        "much CPU it took during each measurement). On two cores the load generator itself also competes with "
+        "the system it measures. Compare the systems with each other within this run, not with runs elsewhere.",
+        "",
+        "## What was measured, and how",
+        "",
+        "- **Floor** (`bench/floor/`): a gateway process takes the lookup over HTTP and publishes it once on a "
+        "headers exchange; two connector worker processes (BRP, ZGW) answer with a fixed small fragment — at "
+        "once, or after the source latency — on a direct exchange; an assembler process does the pipeline's Redis "
+        "work per lookup (one Lua call to register, one per fragment, one to finish: HSET / HINCRBY / ZADD / DEL "
+        "as `assembler.lua` does) and replies to the gateway's own reply queue. Quorum work queues, persistent "
+        "messages, publisher confirms and acks after the work, as in the pipeline; no validation, no logging, no "
+        "framework. Each role is its own OS process, in a namespace of its own that is deleted afterwards.",
+        "- **Direct fan-out** (`bench/direct.py`): one process serving the same endpoint, calling the BRP and ZGW "
+        "simulators in parallel with one pooled httpx client: `POST /personen` (RaadpleegMetBurgerservicenummer "
+        "with the persoon profile's fields) and `POST /zaken/api/v1/zaken/_zoek` with the ZGW connector's JWT. "
+        "It does the same source work as the pipeline's connectors for the persoon profile, which asks the zaken "
+        "`include: [status]`: each zaak's status is read too, and catalogue names come from a per-process cache.",
+        "- **IKO pipeline**: the real stack (`scripts/iko_stack.py`: simulators, assembler, three connectors, "
+        "gateway, each its own process) in its own namespace, dev mode on, `IKO_GATEWAY_RATE_LIMIT_PER_MINUTE=0`, "
+        "`IKO_LOG_LEVEL=WARNING`; `POST /api/v1/profiles/persoon/lookups` with the dev key, purpose `demo`, BSN "
+        "999993653 (who has no partners or children, so no relation branches run).",
+        "- **Source latency** 0 and 20 ms: set on the BRP and ZGW simulators (`PUT /__sandbox__/behaviour`) for "
+        "the pipeline and the direct fan-out; the floor's workers sleep it. Note that the pipeline's and the "
+        "direct fan-out's ZGW work is two rounds of calls (`_zoek`, then the statuses), so at 20 ms their "
+        "slowest source takes about 40 ms, while each floor worker waits 20 ms once.",
+        f"- **Load** (`bench/loadgen.py`): the harness's own asyncio load generator with a minimal keep-alive "
+        f"HTTP/1.1 client (`bench/http1.py`), the same for all three systems. Closed loop: N callers, each sending "
+        f"its next lookup when the previous one is answered ({plan['warmup_s']} s warm-up, then "
+        f"{plan['duration_s']} s measured, concurrencies {', '.join(map(str, plan['concurrencies']))}, stopping "
+        f"once p99 passes {plan['p99_limit_ms']:.0f} ms beyond {max(plan['reported'])}). Open loop: lookups on a "
+        "fixed schedule at "
+        f"{plan['open_fraction']:.0%} of the best closed-loop throughput, latency measured from each lookup's "
+        "*intended* send time, so a stall counts in full for every lookup that should have gone out meanwhile "
+        "(no coordinated omission). Percentiles are nearest-rank over every sample. A good answer is a 200 with "
+        "`status: complete` and no source in error or timed out; latencies cover every answer.",
+        "- **CPU** (`bench/cpu.py`): utime + stime from `/proc/<pid>/stat` before and after each measurement, "
+        "summed over every process of the system under test — its own processes, RabbitMQ's `beam.smp` and "
+        "`redis-server` — and divided by the lookups completed. The simulators are the sources and are reported "
+        "apart. RabbitMQ and Redis are shared with anything else on the machine.",
+        "",
+        "## Latency",
+        "",
+        f"Closed loop, {reported} lookups in flight; milliseconds.",
+        "",
+        latency_section(results),
+        _img(images, "latency_c1", doc, "latency by percentile, fewest in flight"),
+        _img(images, "latency_c32", doc, "latency by percentile, most in flight"),
+        "",
+        "## Throughput",
+        "",
+        "The most lookups per second any closed-loop concurrency carried with p99 under 250 ms, then an open loop "
+        "just under it (coordinated-omission-free latencies, milliseconds).",
+        "",
+        throughput_section(results),
+        _img(images, "throughput", doc, "throughput and p99 against concurrency"),
+        "",
+        "## Where the CPU goes",
+        "",
+        f"Per lookup, source latency {_latencies(results)[0]} ms, {max(plan['reported'])} in flight.",
+        "",
+        cpu_section(results, _latencies(results)[0], max(plan["reported"])),
+        _img(images, "cpu", doc, "CPU per lookup by process"),
+        "",
+        "## Added latency",
+        "",
+        "What the pipeline adds to what the sources cost anyway: its p50 minus the direct fan-out's, which asks "
+        "the same simulators for the same data. The floor's sources answer in exactly the source latency, so "
+        "what its hops add is its p50 minus that latency (*floor − its sources*); *floor − direct* is the literal "
+        "difference, which also holds the simulators' own work that the floor does not do. Milliseconds.",
+        "",
+        added_section(results),
+        "",
+        "## Deadline precision",
+        "",
+        deadline_section(results),
+        _img(images, "deadline", doc, "answer time minus deadline"),
+        "",
+        "## Scale-out",
+        "",
+        scale_section(results),
+        _img(images, "scale_out", doc, "scale-out"),
+        "",
+        "## Retention",
+        "",
+        retention_section(results),
+        "",
+        "## Logging",
+        "",
+        info_section(results),
+        "",
+        "## Targets",
+        "",
+        targets_section(results),
+        "",
+        "The added-latency target compares the pipeline's *pipeline − direct* with the floor's *floor − its "
+        "sources* (see [Added latency](#added-latency)).",
+    ]
+    if errors:
+        parts += ["", "## What failed in this run", ""]
+        parts += [f"- {name}: `{message}`" for name, message in errors.items()]
+    parts += ["", "## What the optimisations bought", "", notes, ""]
+    return "\n".join(parts)
+
+
+def write_report(results: dict[str, Any], json_path: Path, doc: Path, images_dir: Path) -> Path:
+    """The JSON, the plots and the markdown; keeps the notes of an existing ``doc``."""
+    write_json(results, json_path)
+    images = plots.draw_all(results, images_dir)
+    existing = doc.read_text(encoding="utf-8") if doc.exists() else None
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(render(results, doc, images, keep_notes(existing), json_path), encoding="utf-8")
+    return doc

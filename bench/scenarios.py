@@ -1,0 +1,364 @@
+"""The measurement plan of one run: every system under the same load, then deadline, scale-out and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.cpu import CpuMeter
+from bench.direct import DirectSystem
+from bench.floor.system import FloorSystem
+from bench.loadgen import RunResult, Target, closed_loop, open_loop
+from bench.pipeline import PipelineSystem
+from bench.probe import RedisProbe
+from bench.stats import Summary, histogram_points
+from bench.system import Infra, System
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_dir: Path
+    duration_s: float = 8.0
+    warmup_s: float = 1.5
+    latencies: tuple[int, ...] = (0, 20)
+    concurrencies: tuple[int, ...] = (1, 8, 32, 64, 128)
+    # Concurrencies measured whatever their p99 (the tables report them); the search stops after these.
+    reported: tuple[int, ...] = (1, 32)
+    p99_limit_ms: float = 250.0
+    open_fraction: float = 0.9
+    systems: tuple[str, ...] = ("floor", "direct", "pipeline")
+    info: bool = True
+    deadline: bool = True
+    deadline_concurrency: int = 16
+    deadline_timeout_ms: int = 300
+    scale_out: bool = True
+    scale_latency_ms: int = 200
+    scale_replicas: tuple[int, ...] = (1, 2, 4)
+    scale_concurrency: int = 64
+    scale_timeout_ms: int = 5000
+    scale_prefetch: int = 8
+    retention_latency_ms: int = 20
+
+    @classmethod
+    def quick(cls, run_dir: Path, duration_s: float = 1.5) -> Plan:
+        return cls(
+            run_dir=run_dir,
+            duration_s=duration_s,
+            warmup_s=0.5,
+            latencies=(0,),
+            concurrencies=(1, 8),
+            reported=(1, 8),
+            info=False,
+            deadline=False,
+            scale_out=False,
+            retention_latency_ms=0,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Measurement:
+    run: RunResult
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _say_default(message: str) -> None:
+    print(message, flush=True)
+
+
+async def measure(
+    system: System,
+    target: Target,
+    *,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    duration_s: float,
+    warmup_s: float,
+    probe_pattern: str | None = None,
+    redis_url: str | None = None,
+    curve: bool = False,
+) -> Measurement:
+    """One closed-loop (``concurrency``) or open-loop (``rate``) run with the CPU of every process around it."""
+    groups = system.cpu_groups()
+    sources = system.source_pids()
+    meter = CpuMeter({**groups, "__sources": sources, "__bench": [os.getpid()]})
+    probe: RedisProbe | None = None
+    if probe_pattern is not None and redis_url is not None:
+        probe = RedisProbe(redis_url, probe_pattern)
+        await probe.__aenter__()
+    meter.start()
+    try:
+        if concurrency is not None:
+            run = await closed_loop(target, concurrency, duration_s, warmup_s)
+        else:
+            assert rate is not None
+            run = await open_loop(target, rate, duration_s, warmup_s)
+    finally:
+        delta = meter.stop()
+        if probe is not None:
+            await probe.__aexit__(None, None, None)
+    sut = delta.total(groups)
+    src = delta.groups.get("__sources", 0.0)
+    own = delta.groups.get("__bench", 0.0)
+    n = max(run.completed_total, 1)
+    data = run.to_json(curve=curve)
+    data["cpu"] = {
+        "by_process_s": {k: round(v, 3) for k, v in delta.groups.items() if not k.startswith("__")},
+        "system_s": round(sut, 3),
+        "sources_s": round(src, 3),
+        "load_generator_s": round(own, 3),
+        "other_s": round(max(delta.machine_busy - sut - src - own, 0.0), 3),
+        "machine_busy_s": round(delta.machine_busy, 3),
+        "wall_s": round(delta.wall, 3),
+        "system_ms_per_lookup": round(sut * 1000 / n, 3),
+        "sources_ms_per_lookup": round(src * 1000 / n, 3),
+        "by_process_ms_per_lookup": {
+            k: round(v * 1000 / n, 3) for k, v in delta.groups.items() if not k.startswith("__")
+        },
+    }
+    if probe is not None:
+        data["retention"] = probe.result.to_json()
+    return Measurement(run, data)
+
+
+def _p99(m: Measurement) -> float:
+    p99 = m.data["latency_ms"]["p99"]
+    return float(p99) if p99 is not None else math.inf
+
+
+def _line(name: str, latency: int, m: Measurement) -> str:
+    lat = m.data["latency_ms"]
+    what = f"c={m.data['concurrency']}" if m.data["mode"] == "closed" else f"rate={m.data['rate']:.0f}/s"
+    return (
+        f"  {name:<14} latency {latency:>3} ms {what:<12} {m.data['throughput']:>7.1f}/s  "
+        f"p50 {lat['p50'] or 0:7.1f}  p99 {lat['p99'] or 0:7.1f} ms  bad {m.data['bad']} err {m.data['errors']}  "
+        f"cpu {m.data['cpu']['system_ms_per_lookup']:.2f} ms/lookup (other {m.data['cpu']['other_s']:.1f} s)"
+    )
+
+
+async def characterise(
+    system: System,
+    plan: Plan,
+    latency_ms: int,
+    say: Say,
+    *,
+    probe: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Closed loop over the concurrencies (stopping once p99 passes the limit), then an open loop just under
+    the best throughput found. ``probe``: (redis url, key pattern) to watch during the concurrency-32 run."""
+    await system.set_latency(latency_ms)
+    target = system.target()
+    closed: list[Measurement] = []
+    for concurrency in plan.concurrencies:
+        watch = probe is not None and concurrency == max(plan.reported)
+        m = await measure(
+            system,
+            target,
+            concurrency=concurrency,
+            duration_s=plan.duration_s,
+            warmup_s=plan.warmup_s,
+            probe_pattern=probe[1] if watch and probe else None,
+            redis_url=probe[0] if watch and probe else None,
+            curve=concurrency in plan.reported,
+        )
+        say(_line(system.name, latency_ms, m))
+        closed.append(m)
+        if _p99(m) > plan.p99_limit_ms and concurrency >= max(plan.reported):
+            break
+    within = [m for m in closed if _p99(m) <= plan.p99_limit_ms and m.run.throughput > 0]
+    best = max(within, key=lambda m: m.run.throughput) if within else None
+    out: dict[str, Any] = {"latency_ms": latency_ms, "closed": [m.data for m in closed], "best": None, "open": None}
+    if best is not None:
+        out["best"] = {"concurrency": best.data["concurrency"], "throughput": best.data["throughput"]}
+        rate = max(1.0, best.run.throughput * plan.open_fraction)
+        m = await measure(system, target, rate=rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s)
+        say(_line(system.name, latency_ms, m))
+        out["open"] = m.data
+    return out
+
+
+async def deadline_precision(pipeline: PipelineSystem, plan: Plan, say: Say) -> dict[str, Any]:
+    """BRP hanging, lookups with ``timeout_ms``: how far after its deadline each answer comes."""
+    await pipeline.set_latency(0)
+    await pipeline.hang("brp")
+    try:
+        target = pipeline.target(timeout_ms=plan.deadline_timeout_ms, keep_bodies=True)
+        m = await measure(
+            pipeline,
+            target,
+            concurrency=plan.deadline_concurrency,
+            duration_s=plan.duration_s,
+            warmup_s=plan.warmup_s,
+        )
+    finally:
+        await pipeline.reset()
+    timeout_s = plan.deadline_timeout_ms / 1000
+    server: list[float] = []
+    client: list[float] = []
+    partial = 0
+    for intended, done, body in m.run.bodies:
+        try:
+            answer = orjson.loads(body)
+            server.append(float(answer["completed_at"]) - (float(answer["requested_at"]) + timeout_s))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+        client.append(done - intended - timeout_s)
+        partial += answer.get("status") == "partial"
+    result = {
+        "timeout_ms": plan.deadline_timeout_ms,
+        "concurrency": plan.deadline_concurrency,
+        "answers": len(server),
+        "partial": partial,
+        "answer_minus_deadline_ms": Summary.of(server).to_json(),
+        "client_elapsed_minus_timeout_ms": Summary.of(client).to_json(),
+        "answer_minus_deadline_curve": histogram_points(server),
+        "server_samples_ms": sorted(round(s * 1000, 3) for s in server),
+        "cpu": m.data["cpu"],
+        "errors": m.data["errors"],
+    }
+    srv = result["answer_minus_deadline_ms"]
+    say(f"  deadline       {len(server)} answers ({partial} partial): answer - deadline ms {srv}")
+    return result
+
+
+async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
+    """Throughput at a source latency of ``scale_latency_ms`` with 1, 2, 4 replicas of each connector."""
+    runs: list[dict[str, Any]] = []
+    for replicas in plan.scale_replicas:
+        system = PipelineSystem(
+            infra,
+            plan.run_dir,
+            connector_replicas=replicas,
+            extra_env={"IKO_CONNECTOR_PREFETCH": str(plan.scale_prefetch)},
+            label=f"scale{replicas}",
+        )
+        await system.start()
+        try:
+            await system.set_latency(plan.scale_latency_ms)
+            m = await measure(
+                system,
+                system.target(timeout_ms=plan.scale_timeout_ms),
+                concurrency=plan.scale_concurrency,
+                duration_s=max(plan.duration_s, 6.0),
+                warmup_s=max(plan.warmup_s, 3.0),
+            )
+        finally:
+            await system.stop()
+        say(_line(f"scale x{replicas}", plan.scale_latency_ms, m))
+        runs.append({"replicas": replicas, **m.data})
+    base = runs[0]["throughput"] if runs else 0.0
+    for run in runs:
+        run["speedup"] = round(run["throughput"] / base, 3) if base else None
+    return {
+        "latency_ms": plan.scale_latency_ms,
+        "prefetch": plan.scale_prefetch,
+        "concurrency": plan.scale_concurrency,
+        "timeout_ms": plan.scale_timeout_ms,
+        "runs": runs,
+    }
+
+
+async def run_system(
+    name: str, factory: Callable[[], Any], plan: Plan, say: Say, extra: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    say(f"{name}: starting")
+    started = time.monotonic()
+    system = factory()
+    await system.start()
+    say(f"{name}: up in {time.monotonic() - started:.1f} s")
+    try:
+        result: dict[str, Any] = {"by_latency": {}}
+        for latency in plan.latencies:
+            probe = None
+            if isinstance(system, PipelineSystem) and latency == plan.retention_latency_ms:
+                probe = (system.infra.redis_url, f"{system.namespace}:asm:req:*")
+            result["by_latency"][str(latency)] = await characterise(system, plan, latency, say, probe=probe)
+        if extra is not None:
+            result.update(await extra(system))
+        return result
+    finally:
+        await system.stop()
+
+
+async def pipeline_extras(system: PipelineSystem, plan: Plan, say: Say) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if plan.deadline:
+        out["deadline"] = await deadline_precision(system, plan, say)
+    # Every request hash must be gone once the answers are out (finish deletes it; the TTL is the backstop).
+    await _settle()
+    left = await system.namespace_keys()
+    out["keys_left"] = {
+        "request_keys": sum(1 for k in left if k.startswith(f"{system.namespace}:asm:req:")),
+        "namespace_keys": left,
+    }
+    say(f"  retention      request keys left after the run: {out['keys_left']['request_keys']}")
+    return out
+
+
+async def _settle(seconds: float = 1.0) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def run_plan(infra: Infra, plan: Plan, say: Say = _say_default) -> dict[str, Any]:
+    results: dict[str, Any] = {"plan": plan.to_json(), "systems": {}, "errors": {}}
+
+    async def guarded(name: str, coro_factory: Callable[[], Any]) -> None:
+        try:
+            value = await coro_factory()
+            if name == "scale_out":
+                results["scale_out"] = value
+            else:
+                results["systems"][name] = value
+        except Exception as exc:  # one system failing must not lose the others' figures
+            say(f"{name}: FAILED: {type(exc).__name__}: {exc}")
+            results["errors"][name] = f"{type(exc).__name__}: {exc}"
+
+    if "floor" in plan.systems:
+        await guarded("floor", lambda: run_system("floor", lambda: FloorSystem(infra, plan.run_dir), plan, say))
+    if "direct" in plan.systems:
+        await guarded("direct", lambda: run_system("direct", lambda: DirectSystem(plan.run_dir), plan, say))
+    if "pipeline" in plan.systems:
+        await guarded(
+            "pipeline",
+            lambda: run_system(
+                "pipeline",
+                lambda: PipelineSystem(infra, plan.run_dir, log_level="WARNING"),
+                plan,
+                say,
+                extra=lambda s: pipeline_extras(s, plan, say),
+            ),
+        )
+        if plan.info:
+            info_plan = replace(plan, latencies=(plan.latencies[0],), retention_latency_ms=-1)
+            await guarded(
+                "pipeline_info",
+                lambda: run_system(
+                    "pipeline_info",
+                    lambda: PipelineSystem(infra, plan.run_dir, log_level="INFO", label="pipeline-info"),
+                    info_plan,
+                    say,
+                ),
+            )
+        if plan.scale_out:
+            await guarded("scale_out", lambda: scale_out(infra, plan, say))
+    return results
+
+
+def systems_of(names: Sequence[str]) -> tuple[str, ...]:
+    known = ("floor", "direct", "pipeline")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown systems {unknown}; known: {', '.join(known)}")
+    return tuple(n for n in known if n in names)
