@@ -1,11 +1,14 @@
 """Batching concurrent ``RaadpleegMetBurgerservicenummer`` lookups into one call of up to 20 BSNs.
 
 Lookups that ask the same fields with the same protocol headers share one request; each waiter gets its own
-person back. The batch adapts to the load: with no call of its kind in flight, a lookup goes out at once (in the
-same turn of the event loop, so the follow-ups of one relation still travel together); while a call is in flight,
-new lookups gather and go out when it returns, when twenty have gathered, or after the window at the latest. The BRP counts calls, and one call with twenty BSNs costs about as much
-as one with one. A batch the BRP refuses as a whole (one bad BSN is a 400 for all) is retried BSN by BSN, so
-each waiter gets its own answer or its own error.
+person back. The BRP counts calls, and one call with twenty BSNs costs about as much as one with one.
+
+The batch adapts to the load: with no call of its kind in flight, a lookup goes out at once (in the same turn of
+the event loop, so the follow-ups of one relation still travel together); while a call is in flight, new lookups
+gather and go out when it returns, when twenty have gathered, or after the window at the latest.
+
+A batch the BRP refuses as a whole (one bad BSN is a 400 for all) is retried BSN by BSN, so each waiter gets its
+own answer or its own error.
 """
 
 from __future__ import annotations

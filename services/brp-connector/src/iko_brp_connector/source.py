@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
+from iko_shared.connector.problems import problem_error as shared_problem_error
 from pydantic_settings import SettingsConfigDict
 
 from iko_brp_connector.batching import RaadpleegBatcher
@@ -44,19 +45,7 @@ DEFAULT_FIELDS = ["burgerservicenummer"]
 
 
 def problem_error(response: httpx.Response) -> SourceError:
-    """Map a problem+json answer to an error carrying the BRP's own code and invalidParams."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    details: dict[str, Any] = {"status": response.status_code}
-    if body.get("invalidParams"):
-        details["invalidParams"] = body["invalidParams"]
-    code = str(body.get("code") or f"http_{response.status_code}")
-    message = str(body.get("detail") or body.get("title") or f"BRP answered {response.status_code}")
-    return SourceError(code, message, details)
+    return shared_problem_error(response, "BRP")
 
 
 def _is_bad_request(exc: Exception) -> bool:

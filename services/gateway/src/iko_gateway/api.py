@@ -17,14 +17,13 @@ from iko_shared.profiles import Profile
 from pydantic import BaseModel, ConfigDict, Field
 
 from iko_gateway.access import may_receive, plan_for, purpose_for, require_profile, visible_profiles
-from iko_gateway.audit import Auditor
 from iko_gateway.auth.caller import Caller
 from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
 from iko_gateway.searches import SearchBody, SearchFailedError, SearchInputError, run_search
 from iko_gateway.security import CallerDep
-from iko_gateway.settings import GatewaySettings
+from iko_gateway.state import auditor_of, service_of, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["IKO"])
 
@@ -69,11 +68,6 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"description": described[c], "content": {"application/problem+json": {}}} for c in codes}
 
 
-def service_of(request: Request) -> LookupService:
-    service: LookupService = request.app.state.lookups
-    return service
-
-
 def profile_or_404(request: Request, name: str, caller: Caller) -> Profile | Response:
     """The profile, when it exists and the caller may use it (403 otherwise, see ``access``)."""
     found = service_of(request).profiles.get(name)
@@ -81,16 +75,6 @@ def profile_or_404(request: Request, name: str, caller: Caller) -> Profile | Res
         return problem(404, "Unknown profile", f"there is no profile {name!r}")
     require_profile(found, caller)
     return found
-
-
-def settings_of(request: Request) -> GatewaySettings:
-    settings: GatewaySettings = request.app.state.settings
-    return settings
-
-
-def auditor_of(request: Request) -> Auditor:
-    auditor: Auditor = request.app.state.auditor
-    return auditor
 
 
 def profile_summary(profile: Profile, caller: Caller) -> dict[str, Any]:

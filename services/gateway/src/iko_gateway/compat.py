@@ -73,13 +73,12 @@ from iko_gateway.access import (
     purpose_for,
     require_profile,
 )
-from iko_gateway.audit import Auditor
 from iko_gateway.auth.caller import Caller
 from iko_gateway.compat_containers import ContainerParamError, apply_container_params, decode_container_param
 from iko_gateway.compat_schema import view_schema
 from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.security import CallerDep
-from iko_gateway.settings import GatewaySettings
+from iko_gateway.state import auditor_of, service_of, settings_of
 
 log = get_logger()
 
@@ -119,25 +118,10 @@ def error_response(status: int, message: str, correlation: str) -> JSONResponse:
     )
 
 
-def _service(request: Request) -> LookupService:
-    service: LookupService = request.app.state.lookups
-    return service
-
-
-def _settings(request: Request) -> GatewaySettings:
-    settings: GatewaySettings = request.app.state.settings
-    return settings
-
-
-def _auditor(request: Request) -> Auditor:
-    auditor: Auditor = request.app.state.auditor
-    return auditor
-
-
 def compat_purpose(request: Request, profiles: Profile | list[Profile], caller: Caller) -> RequestContext:
     """Valtimo sends no purpose: the x-doelbinding header when a proxy adds one, else the deployment's default
     for this API (``IKO_GATEWAY_COMPAT_DOELBINDING``), else — in development mode — ``demo``."""
-    settings = _settings(request)
+    settings = settings_of(request)
     default = settings.gateway_compat_doelbinding or (DEV_PURPOSE if settings.dev_mode else "")
     headers = {
         "x-doelbinding": request.headers.get("x-doelbinding") or default,
@@ -253,7 +237,7 @@ async def aggregated_data_profile(
     request_id = str(uuid.uuid4())
     correlation = correlation_id(request, request_id)
     try:
-        service = _service(request)
+        service = service_of(request)
         profile = _profile(service, name)
         kind = profile.identifiers[0]
         value = (id or "").strip()
@@ -282,7 +266,7 @@ async def aggregated_data_profile(
         started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
         # Recorded before it is disclosed: if the record fails, the view is not sent.
-        await _auditor(request).record(
+        await auditor_of(request).record(
             request_id=request_id,
             kind="lookup",
             profile=profile.name,
@@ -318,7 +302,7 @@ async def aggregated_data_profile(
 async def aggregated_data_profile_schema(name: str, request: Request, caller: CallerDep) -> Response:
     correlation = correlation_id(request, str(uuid.uuid4()))
     try:
-        profile = _profile(_service(request), name)
+        profile = _profile(service_of(request), name)
         require_profile(profile, caller)
     except CompatError as exc:
         return error_response(exc.status, exc.message, correlation)
@@ -338,7 +322,7 @@ async def _endpoint(request: Request, caller: Caller, connector: str, operation:
     request_id = str(uuid.uuid4())
     correlation = correlation_id(request, request_id)
     try:
-        service = _service(request)
+        service = service_of(request)
         if connector not in service.profiles.connectors():
             raise CompatError(404, f"Connector with name: {connector}, not found")
         # A source is open to whoever may receive it through some profile, for a purpose that profile serves.
@@ -372,13 +356,13 @@ async def _endpoint(request: Request, caller: Caller, connector: str, operation:
             profile=f"endpoint:{connector}",
             identifier=identifier,
             queries=[SourceQuery(key=connector, source=connector, operation=operation, fields=fields, params=params)],
-            timeout_ms=_settings(request).gateway_compat_timeout_ms,
+            timeout_ms=settings_of(request).gateway_compat_timeout_ms,
             relations=[],
             context=context,
         )
         started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
-        await _auditor(request).record(
+        await auditor_of(request).record(
             request_id=request_id,
             kind="endpoint",
             profile=f"endpoint:{connector}",

@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
+from iko_shared.connector.problems import problem_error as shared_problem_error
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -90,18 +91,7 @@ class ZgwSettings(SourceHttpSettings):
 
 
 def problem_error(response: httpx.Response) -> SourceError:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    code = str(body.get("code") or f"http_{response.status_code}")
-    message = str(body.get("detail") or body.get("title") or f"ZGW answered {response.status_code}")
-    details: dict[str, Any] = {"status": response.status_code}
-    if body.get("invalidParams"):
-        details["invalidParams"] = body["invalidParams"]
-    return SourceError(code, message, details)
+    return shared_problem_error(response, "ZGW")
 
 
 def _object(response: httpx.Response) -> dict[str, Any]:
