@@ -18,7 +18,7 @@ from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
 
 sys.path.insert(0, str(processes.ROOT / "scripts"))
 
-from iko_stack import Stack  # scripts/ is not a package: on the path above
+from iko_stack import Stack, StackError  # scripts/ is not a package: on the path above
 
 SOURCES = ("brp", "zgw")
 
@@ -50,13 +50,25 @@ class PipelineSystem:
                 "IKO_REDIS_URL": infra.redis_url,
                 "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "0",
                 "IKO_LOG_LEVEL": log_level,
+                # A hanging source must keep being asked, so the deadline (not an open circuit) ends its lookups.
+                "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
                 **(extra_env or {}),
             },
         )
         self.port = gateway
+        self.start_failures: list[str] = []
 
-    async def start(self) -> None:
-        await asyncio.to_thread(self.stack.start)
+    async def start(self, attempts: int = 3) -> None:
+        """Start the stack; a failed start (replicas racing to declare a queue) is retried from scratch."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await asyncio.to_thread(self.stack.start)
+                return
+            except StackError as exc:
+                self.start_failures.append(str(exc).splitlines()[0])
+                if attempt == attempts:
+                    raise
+                await drop_namespace(self.infra, self.namespace)
 
     @property
     def sandbox_urls(self) -> dict[str, str]:

@@ -35,7 +35,7 @@ class Plan:
     # Concurrencies measured whatever their p99 (the tables report them); the search stops after these.
     reported: tuple[int, ...] = (1, 32)
     p99_limit_ms: float = 250.0
-    open_fraction: float = 0.9
+    open_fractions: tuple[float, ...] = (0.5, 0.75)
     systems: tuple[str, ...] = ("floor", "direct", "pipeline")
     info: bool = True
     deadline: bool = True
@@ -179,13 +179,14 @@ async def characterise(
             break
     within = [m for m in closed if _p99(m) <= plan.p99_limit_ms and m.run.throughput > 0]
     best = max(within, key=lambda m: m.run.throughput) if within else None
-    out: dict[str, Any] = {"latency_ms": latency_ms, "closed": [m.data for m in closed], "best": None, "open": None}
+    out: dict[str, Any] = {"latency_ms": latency_ms, "closed": [m.data for m in closed], "best": None, "open": []}
     if best is not None:
         out["best"] = {"concurrency": best.data["concurrency"], "throughput": best.data["throughput"]}
-        rate = max(1.0, best.run.throughput * plan.open_fraction)
-        m = await measure(system, target, rate=rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s)
-        say(_line(system.name, latency_ms, m))
-        out["open"] = m.data
+        for fraction in plan.open_fractions:
+            rate = max(1.0, best.run.throughput * fraction)
+            m = await measure(system, target, rate=rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s)
+            say(_line(system.name, latency_ms, m))
+            out["open"].append({"fraction": fraction, **m.data})
     return out
 
 
@@ -245,6 +246,8 @@ async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
             label=f"scale{replicas}",
         )
         await system.start()
+        if system.start_failures:
+            say(f"  scale x{replicas}: start retried after: {'; '.join(system.start_failures)}")
         try:
             await system.set_latency(plan.scale_latency_ms)
             m = await measure(
@@ -257,7 +260,7 @@ async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
         finally:
             await system.stop()
         say(_line(f"scale x{replicas}", plan.scale_latency_ms, m))
-        runs.append({"replicas": replicas, **m.data})
+        runs.append({"replicas": replicas, "start_failures": system.start_failures, **m.data})
     base = runs[0]["throughput"] if runs else 0.0
     for run in runs:
         run["speedup"] = round(run["throughput"] / base, 3) if base else None
@@ -287,6 +290,8 @@ async def run_system(
             result["by_latency"][str(latency)] = await characterise(system, plan, latency, say, probe=probe)
         if extra is not None:
             result.update(await extra(system))
+        if isinstance(system, PipelineSystem):
+            result["start_failures"] = system.start_failures
         return result
     finally:
         await system.stop()
