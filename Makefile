@@ -66,6 +66,7 @@ lint: venv ## ruff check and ruff format --check over the repo
 typecheck: venv ## mypy (strict, from pyproject.toml) over the packages and scripts/
 	$(MYPY) shared/src services/*/src sandbox/src
 	$(MYPY) --strict scripts
+	MYPYPATH=scripts $(MYPY) --strict bench
 
 fmt: venv ## format with ruff and apply ruff's safe fixes
 	$(RUFF) format .

@@ -4,8 +4,8 @@
 gateway and answers it by calling the BRP and the ZGW simulators with one pooled httpx client and
 ``asyncio.gather``: the BRP ``POST /personen`` (RaadpleegMetBurgerservicenummer with the persoon profile's fields)
 and the ZGW ``POST /zaken/api/v1/zaken/_zoek`` with the JWT the ZGW connector makes. It does the same source work
-as the pipeline's connectors for the persoon profile: the profile asks the zaken with ``include: [status]``, so each
-zaak's status is read too, and zaaktype and statustype names come from a per-process catalogue cache.
+as the pipeline's connectors for the persoon profile: each zaak gets its zaaktype's name from a per-process
+catalogue cache, and its status too when the profile asks ``include: [status]``.
 """
 
 from __future__ import annotations

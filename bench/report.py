@@ -373,17 +373,16 @@ def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: s
         "- **Direct fan-out** (`bench/direct.py`): one process serving the same endpoint, calling the BRP and ZGW "
         "simulators in parallel with one pooled httpx client: `POST /personen` (RaadpleegMetBurgerservicenummer "
         "with the persoon profile's fields) and `POST /zaken/api/v1/zaken/_zoek` with the ZGW connector's JWT. "
-        "It does the same source work as the pipeline's connectors for the persoon profile, which asks the zaken "
-        "`include: [status]`: each zaak's status is read too, and catalogue names come from a per-process cache.",
+        "It does the same source work as the pipeline's connectors for the persoon profile: each zaak gets its "
+        "zaaktype's name from a per-process catalogue cache (and its status too when the profile asks "
+        "`include: [status]`, which the shipped profile does not).",
         "- **IKO pipeline**: the real stack (`scripts/iko_stack.py`: simulators, assembler, three connectors, "
         "gateway, each its own process) in its own namespace, dev mode on, `IKO_GATEWAY_RATE_LIMIT_PER_MINUTE=0`, "
         "`IKO_LOG_LEVEL=WARNING`, `IKO_CONNECTOR_CIRCUIT_FAILURES=1000`; "
         "`POST /api/v1/profiles/persoon/lookups` with the dev key, purpose `demo`, BSN "
         "999993653 (who has no partners or children, so no relation branches run).",
         "- **Source latency** 0 and 20 ms: set on the BRP and ZGW simulators (`PUT /__sandbox__/behaviour`) for "
-        "the pipeline and the direct fan-out; the floor's workers sleep it. Note that the pipeline's and the "
-        "direct fan-out's ZGW work is two rounds of calls (`_zoek`, then the statuses), so at 20 ms their "
-        "slowest source takes about 40 ms, while each floor worker waits 20 ms once.",
+        "the pipeline and the direct fan-out; the floor's workers sleep it.",
         f"- **Load** (`bench/loadgen.py`): the harness's own asyncio load generator with a minimal keep-alive "
         f"HTTP/1.1 client (`bench/http1.py`), the same for all three systems. Closed loop: N callers, each sending "
         f"its next lookup when the previous one is answered ({plan['warmup_s']} s warm-up, then "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
-from faststream import BaseMiddleware
+from faststream import BaseMiddleware, FastStream
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from pydantic import ValidationError
 
@@ -65,3 +68,20 @@ async def declare_dead_letter_path(broker: RabbitBroker, topology: Topology, que
     dead = topology.dead_letter_queue(queue)
     declared = await broker.declare_queue(dead)
     await declared.bind(exchange, routing_key=queue.name)
+
+
+def run_service(build: Callable[[], FastStream], attempts: int = 5) -> None:
+    """Run a FastStream app under uvloop; a failed start (replicas declaring one quorum queue at the same moment
+    is refused by RabbitMQ 3.10 with INTERNAL_ERROR) is retried with a fresh app after a jittered pause."""
+    import uvloop
+
+    for attempt in range(1, attempts + 1):
+        try:
+            uvloop.run(build().run())
+            return
+        except Exception as exc:
+            if attempt == attempts:
+                raise
+            pause = 0.5 * attempt + random.random()
+            log.warning("service.start_failed", attempt=attempt, retry_in_s=round(pause, 2), **describe_failure(exc))
+            time.sleep(pause)

@@ -15,7 +15,7 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 
-from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
+from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology, run_service
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.http import SourceHttpSettings, make_client
@@ -151,12 +151,9 @@ def build_connector_app(
 
 def run_connector(source_factory: Callable[[], tuple[Source, SourceHttpSettings]]) -> None:
     """Entry point of a connector process."""
-    import uvloop
-
     from iko_shared.logging import configure_logging
 
     settings = ConnectorSettings()
     source, http_settings = source_factory()
     configure_logging(f"{source.name}-connector", settings.log_level)
-    app, _ = build_connector_app(source, http_settings, settings)
-    uvloop.run(app.run())
+    run_service(lambda: build_connector_app(source, http_settings, settings)[0])
