@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import orjson
 import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
@@ -108,10 +110,11 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         schema=LookupRequested,
     )
 
-    async def send_reply(reply_to: str, request_id: str, message: LookupCompleted | FragmentForwarded) -> None:
-        kind = "view" if isinstance(message, LookupCompleted) else "fragment"
+    async def send_reply(reply_to: str, request_id: str, message: dict[str, Any] | FragmentForwarded) -> None:
+        kind = "fragment" if isinstance(message, FragmentForwarded) else "view"
+        body = dump_model(message) if isinstance(message, FragmentForwarded) else orjson.dumps(message)
         await replies.publish(
-            dump_model(message),
+            body,
             routing_key=reply_to,
             correlation_id=request_id,
             headers={MESSAGE_HEADER: kind},

@@ -9,7 +9,6 @@ from typing import Any
 from iko_shared.contracts import (
     FragmentForwarded,
     FragmentProduced,
-    LookupCompleted,
     LookupRequested,
     RelationPlan,
     RequestContext,
@@ -18,12 +17,13 @@ from iko_shared.logging import get_logger
 
 from iko_assembler.relations import expand
 from iko_assembler.store import RESULT_FIELDS, ClosedRequest, RedisAssemblerStore, request_meta
-from iko_assembler.view import compose_view, source_result
+from iko_assembler.view import compose_answer, source_result
 
 log = get_logger()
 
 # Where a message goes: the reply queue of the gateway replica that waits, or the lookups exchange.
-SendReply = Callable[[str, str, LookupCompleted | FragmentForwarded], Awaitable[None]]
+# A reply is the answer (``LookupCompleted``'s JSON, as plain data) or a forwarded fragment.
+SendReply = Callable[[str, str, dict[str, Any] | FragmentForwarded], Awaitable[None]]
 SendLookup = Callable[[LookupRequested], Awaitable[None]]
 
 
@@ -108,16 +108,16 @@ class Coordinator:
         )
 
     async def publish(self, closed: ClosedRequest) -> None:
-        view = compose_view(closed)
-        await self._send_reply(closed.meta["reply_to"], closed.request_id, view)
+        answer = compose_answer(closed)
+        await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
         await self._store.finish(closed.request_id)
         log.info(
             "lookup.completed",
             request_id=closed.request_id,
-            status=view.status,
-            completed_by=view.completed_by,
+            status=answer["status"],
+            completed_by=answer["completed_by"],
             redelivery=closed.redelivery,
             fragments=len(closed.fragments),
-            elapsed_ms=round((view.completed_at - view.requested_at) * 1000, 1),
-            latency_ms=round((time.time() - view.requested_at) * 1000, 1),
+            elapsed_ms=round((answer["completed_at"] - answer["requested_at"]) * 1000, 1),
+            latency_ms=round((time.time() - answer["requested_at"]) * 1000, 1),
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, cast
+from typing import Any
 
-from iko_shared.contracts import BranchResult, FragmentError, Identifier, LookupCompleted, SourceResult
+import orjson
+from iko_shared.contracts import SCHEMA_VERSION, FragmentError, LookupCompleted, SourceResult
 from iko_shared.logging import get_logger
 from iko_shared.profiles import compile_jq
 
@@ -37,38 +38,66 @@ def apply_transform(transform: str | None, answer: dict[str, Any]) -> Any:
     if transform is None:
         return {key: result["data"] for key, result in answer["sources"].items()}
     try:
-        return compile_jq(transform).input_value(answer).first()
+        # Handed to jq as text made by orjson: the binding's own conversion goes through the json module.
+        return compile_jq(transform).input_text(orjson.dumps(answer).decode()).first()
     except ValueError as exc:
         # A transform that fails on this answer must not lose the answer itself.
         log.warning("view.transform_failed", error=str(exc).splitlines()[0])
         return None
 
 
-def compose_view(closed: ClosedRequest) -> LookupCompleted:
-    """Every expected key gets a result: its fragment, or ``timeout`` when none arrived in time."""
+_TIMEOUT = TIMEOUT_ERROR.model_dump()
+
+
+def _result(source: str, fragment: dict[str, Any] | None) -> dict[str, Any]:
+    if fragment is None:
+        return {
+            "source": source,
+            "status": "timeout",
+            "retrieved_at": None,
+            "duration_ms": None,
+            "data": None,
+            "error": _TIMEOUT,
+        }
+    # Stored as a SourceResult's fields when it was recorded: no second validation on the way out.
+    return {"source": source, **fragment}
+
+
+def compose_answer(closed: ClosedRequest) -> dict[str, Any]:
+    """The answer as ``LookupCompleted``'s JSON: every expected key gets its fragment, or ``timeout``.
+
+    Built as plain data and serialised once: on the hot path, a model round trip per answer costs more than the
+    rest of the composition.
+    """
     meta = closed.meta
     sources = {
-        key: source_result(closed.expected[key]["source"], closed.fragments.get(key))
+        key: _result(closed.expected[key]["source"], closed.fragments.get(key))
         for key in _sorted_keys(list(closed.expected))
     }
-    timed_out = [key for key, result in sources.items() if result.status == "timeout"]
+    timed_out = [key for key, result in sources.items() if result["status"] == "timeout"]
     branches = {
-        name: BranchResult.model_validate({**branch, "keys": [k for k in branch["keys"] if k in closed.expected]})
+        name: {**branch, "keys": [k for k in branch["keys"] if k in closed.expected]}
         for name, branch in sorted(closed.branches.items(), key=lambda item: _tree_order(item[0]))
     }
-    completed = LookupCompleted(
-        request_id=closed.request_id,
-        profile=meta["profile"],
-        identifier=Identifier.model_validate(meta["identifier"]) if meta.get("identifier") else None,
-        status="partial" if timed_out or closed.not_expanded else "complete",
-        completed_by=cast(Literal["all_sources", "deadline"], closed.closed_by),
-        requested_at=meta["requested_at"],
-        completed_at=closed.closed_at,
-        sources=sources,
-        branches=branches,
-        timed_out=timed_out,
-        not_expanded=closed.not_expanded,
-        truncated=closed.truncated,
-    )
-    answer = completed.model_dump(mode="json", exclude={"view"})
-    return completed.model_copy(update={"view": apply_transform(meta.get("transform"), answer)})
+    answer: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "request_id": closed.request_id,
+        "profile": meta["profile"],
+        "identifier": meta.get("identifier") or None,
+        "status": "partial" if timed_out or closed.not_expanded else "complete",
+        "completed_by": closed.closed_by,
+        "requested_at": meta["requested_at"],
+        "completed_at": closed.closed_at,
+        "sources": sources,
+        "branches": branches,
+        "timed_out": timed_out,
+        "not_expanded": closed.not_expanded,
+        "truncated": closed.truncated,
+    }
+    answer["view"] = apply_transform(meta.get("transform"), answer)
+    return answer
+
+
+def compose_view(closed: ClosedRequest) -> LookupCompleted:
+    """The answer as the contract's model (tests and tools; the assembler sends ``compose_answer``'s JSON)."""
+    return LookupCompleted.model_validate(compose_answer(closed))
