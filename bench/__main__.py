@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--duration S] [--systems floor,direct,pipeline] [--out-dir DIR]``"""
+"""``python -m bench [--quick] [--duration S] [--systems floor,direct,pipeline] [--results-dir DIR]
+[--doc FILE] [--images-dir DIR]``"""
 
 from __future__ import annotations
 
