@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from iko_gateway.access import may_receive, plan_for, purpose_for, require_profile, visible_profiles
 from iko_gateway.auth.caller import Caller
-from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
+from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError, profile_ask
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
 from iko_gateway.searches import SearchBody, SearchFailedError, SearchInputError, run_search
@@ -165,15 +165,7 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
         found, caller, body.doelbinding, body.verwerking, request.headers, settings_of(request).dev_mode
     )
     plan = plan_for(found, caller)
-    ask = Ask(
-        profile=found.name,
-        identifier=body.identifier,
-        queries=plan.queries,
-        timeout_ms=found.timeout.effective_ms(body.timeout_ms),
-        relations=plan.relations,
-        transform=found.transform,
-        context=context,
-    )
+    ask = profile_ask(found, body.identifier, plan.queries, plan.relations, body.timeout_ms, context)
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
     audit = partial(

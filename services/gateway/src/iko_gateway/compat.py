@@ -76,7 +76,7 @@ from iko_gateway.access import (
 from iko_gateway.auth.caller import Caller
 from iko_gateway.compat_containers import ContainerParamError, apply_container_params, decode_container_param
 from iko_gateway.compat_schema import view_schema
-from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError
+from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError, profile_ask
 from iko_gateway.security import CallerDep
 from iko_gateway.state import auditor_of, service_of, settings_of
 
@@ -254,15 +254,8 @@ async def aggregated_data_profile(
         context = compat_purpose(request, profile, caller)
         plan = plan_for(profile, caller)
         identifier = Identifier(type=kind, value=value)
-        ask = Ask(
-            profile=profile.name,
-            identifier=identifier,
-            queries=plan.queries,
-            timeout_ms=profile.timeout.default_ms,
-            relations=plan.relations,
-            transform=profile.transform,
-            context=context,
-        )
+        # Valtimo sets no timeout: the profile's default applies.
+        ask = profile_ask(profile, identifier, plan.queries, plan.relations, None, context)
         started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
         # Recorded before it is disclosed: if the record fails, the view is not sent.

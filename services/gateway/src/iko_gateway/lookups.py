@@ -13,7 +13,7 @@ import orjson
 from faststream.rabbit.publisher import RabbitPublisher
 from iko_shared.contracts import Identifier, LookupRequested, RelationPlan, RequestContext, SourceQuery
 from iko_shared.logging import get_logger
-from iko_shared.profiles import Profile, ProfileCatalogue, lookup_plan
+from iko_shared.profiles import Profile, ProfileCatalogue
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
@@ -41,6 +41,26 @@ class Ask:
     relations: list[RelationPlan]
     transform: str | None = None
     context: RequestContext = field(default_factory=RequestContext)
+
+
+def profile_ask(
+    profile: Profile,
+    identifier: Identifier,
+    queries: list[SourceQuery],
+    relations: list[RelationPlan],
+    timeout_ms: int | None,
+    context: RequestContext,
+) -> Ask:
+    """A profile's lookup for one identifier, with the queries and relations the caller may receive."""
+    return Ask(
+        profile=profile.name,
+        identifier=identifier,
+        queries=queries,
+        timeout_ms=profile.timeout.effective_ms(timeout_ms),
+        relations=relations,
+        transform=profile.transform,
+        context=context,
+    )
 
 
 class InOrder:
@@ -105,24 +125,6 @@ class LookupService:
         self._waiter = waiter
         self._reply_to = reply_to
         self._grace = reply_grace_s
-
-    def profile_lookup(
-        self,
-        profile: Profile,
-        identifier: Identifier,
-        timeout_ms: int | None,
-        context: RequestContext | None = None,
-    ) -> Ask:
-        queries, relations = lookup_plan(profile)
-        return Ask(
-            profile=profile.name,
-            identifier=identifier,
-            queries=queries,
-            timeout_ms=profile.timeout.effective_ms(timeout_ms),
-            relations=relations,
-            transform=profile.transform,
-            context=context or RequestContext(),
-        )
 
     def _message(self, ask: Ask, request_id: str, stream: bool) -> LookupRequested:
         now = time.time()
