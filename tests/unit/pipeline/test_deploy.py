@@ -103,3 +103,11 @@ def test_source_secrets_are_read_from_mounted_files(tmp_path, monkeypatch):
     settings = load_source_settings(BrpSettings)
     assert settings.api_key is not None
     assert settings.api_key.get_secret_value() == "from-a-file"
+
+
+def test_every_shipped_profile_is_in_the_kubernetes_profiles_configmap():
+    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+    [generator] = [g for g in kustomization["configMapGenerator"] if g["name"] == "iko-profiles"]
+    listed = {Path(f).name for f in generator["files"]}
+    shipped = {p.name for p in (DEPLOY / "config" / "profiles").glob("*.yaml")}
+    assert listed == shipped
