@@ -71,8 +71,11 @@ def start_stack(
         if identity is not None
         else {}
     )
+    namespace = new_namespace(label)
     stack = Stack(
-        new_namespace(label),
+        namespace,
+        # Logs and pids in a folder of the test run's own, removed with the stack (see stop_stack).
+        run_dir=Path(tempfile.mkdtemp(prefix=f"{namespace}-")),
         gateway_port=gateway,
         sandbox_ports=(brp, kvk, zgw),
         extra_env={
@@ -92,6 +95,14 @@ def start_stack(
     return stack
 
 
+async def stop_stack(stack: Stack, rabbitmq_url: str, redis_url: str) -> None:
+    """Stop the processes, drop the namespace from RabbitMQ and Redis, and remove the logs."""
+    stack.stop()
+    await drop_namespace(rabbitmq_url, redis_url, stack.namespace, ["brp", "kvk", "zgw"])
+    shutil.rmtree(stack.config.resolved_run_dir, ignore_errors=True)
+    shutil.rmtree(stack.config.extra_env["IKO_PROFILES_DIR"], ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 async def stack(rabbitmq_url: str, redis_url: str, identity: JwksServer) -> AsyncIterator[Stack]:
     """One stack for the tests that only read: two assembler replicas, as a production deployment runs."""
@@ -99,8 +110,7 @@ async def stack(rabbitmq_url: str, redis_url: str, identity: JwksServer) -> Asyn
     try:
         yield running
     finally:
-        running.stop()
-        await drop_namespace(rabbitmq_url, redis_url, running.namespace, ["brp", "kvk", "zgw"])
+        await stop_stack(running, rabbitmq_url, redis_url)
 
 
 DEV_HEADERS = {"X-API-Key": "iko-dev-key", "x-doelbinding": "demo", "x-verwerking": "e2e-test"}

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import start_stack, stop_stack
 from tests.e2e.lookup_driver import LookupDriver
-from tests.infra import drop_namespace, namespace_keys
+from tests.infra import namespace_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -50,5 +50,4 @@ async def test_killing_an_assembler_mid_flight_loses_no_lookup(rabbitmq_url, red
         keys = await namespace_keys(redis_url, stack.namespace)
         assert [k for k in keys if ":req:" in k] == []
     finally:
-        stack.stop()
-        await drop_namespace(rabbitmq_url, redis_url, stack.namespace, ["brp", "kvk", "zgw"])
+        await stop_stack(stack, rabbitmq_url, redis_url)
