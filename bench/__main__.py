@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +67,11 @@ async def main_async(args: argparse.Namespace) -> int:
     json_path = args.results_dir / f"{stamp}.json"
     doc = report.write_report(results, json_path, args.doc, args.images_dir)
     print(f"bench: {results['elapsed_s']:.0f} s; wrote {json_path} and {doc}", flush=True)
-    return 1 if results["errors"] else 0
+    if results["errors"]:
+        print(f"bench: errors; the processes' logs stay in {run_dir}", flush=True)
+        return 1
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
