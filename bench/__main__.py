@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
