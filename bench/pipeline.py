@@ -58,17 +58,14 @@ class PipelineSystem:
         self.port = gateway
         self.start_failures: list[str] = []
 
-    async def start(self, attempts: int = 3) -> None:
-        """Start the stack; a failed start (replicas racing to declare a queue) is retried from scratch."""
-        for attempt in range(1, attempts + 1):
-            try:
-                await asyncio.to_thread(self.stack.start)
-                return
-            except StackError as exc:
-                self.start_failures.append(str(exc).splitlines()[0])
-                if attempt == attempts:
-                    raise
-                await drop_namespace(self.infra, self.namespace)
+    async def start(self) -> None:
+        """Start the stack (its services retry a start that RabbitMQ refused); on failure leave nothing behind."""
+        try:
+            await asyncio.to_thread(self.stack.start)
+        except StackError as exc:
+            self.start_failures.append(str(exc).splitlines()[0])
+            await drop_namespace(self.infra, self.namespace)
+            raise
 
     @property
     def sandbox_urls(self) -> dict[str, str]:
@@ -115,31 +112,6 @@ class PipelineSystem:
 
 async def drop_namespace(infra: Infra, namespace: str) -> None:
     """Every queue, exchange and Redis key the stack's namespace may have made."""
-    import contextlib
+    from iko_shared.namespace import drop_namespace as drop
 
-    import aio_pika
-    from iko_shared.topology import Topology
-
-    topology = Topology(namespace=namespace)
-    connection = await aio_pika.connect(infra.rabbitmq_url)
-    try:
-        queues = topology.work_queues(["brp", "kvk", "zgw"])
-        names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
-        names.append(topology.audit_queue.name)
-        for name in names:
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(name)
-        for exchange in (topology.lookups, topology.fragments, topology.dead_letters, topology.audit):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(exchange.name)
-    finally:
-        await connection.close()
-    redis = Redis.from_url(infra.redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{namespace}:*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    await drop(infra.rabbitmq_url, infra.redis_url, namespace)

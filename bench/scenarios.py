@@ -248,8 +248,6 @@ async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
             label=f"scale{replicas}",
         )
         await system.start()
-        if system.start_failures:
-            say(f"  scale x{replicas}: start retried after: {'; '.join(system.start_failures)}")
         try:
             await system.set_latency(plan.scale_latency_ms)
             m = await measure(

@@ -12,8 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import aio_pika
-from iko_shared.topology import Topology
+from iko_shared.namespace import drop_namespace as shared_drop_namespace
 from redis.asyncio import Redis
 
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
@@ -52,33 +51,7 @@ def new_namespace(label: str = "t") -> str:
 
 async def drop_namespace(rabbitmq_url: str, redis_url: str, namespace: str, sources: list[str]) -> None:
     """Delete every queue, exchange and Redis key the namespace may have created."""
-    topology = Topology(namespace=namespace)
-    connection = await aio_pika.connect(rabbitmq_url)
-    try:
-        queues = topology.work_queues(sources)
-        names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
-        names.append(topology.audit_queue.name)
-        for name in names:
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(name)
-            with contextlib.suppress(Exception):
-                await channel.close()
-        for exchange in (topology.lookups, topology.fragments, topology.dead_letters, topology.audit):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(exchange.name)
-            with contextlib.suppress(Exception):
-                await channel.close()
-    finally:
-        await connection.close()
-    redis = Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{namespace}:*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    await shared_drop_namespace(rabbitmq_url, redis_url, namespace, sources)
 
 
 async def namespace_keys(redis_url: str, namespace: str) -> list[str]:

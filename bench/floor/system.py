@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from pathlib import Path
 
 import aio_pika
-from redis.asyncio import Redis
+from iko_shared.namespace import delete_names
 
 from bench import processes
 from bench.cpu import infrastructure_pids
@@ -51,25 +50,13 @@ async def declare(rabbitmq_url: str, names: Names) -> None:
 
 
 async def drop(infra: Infra, names: Names) -> None:
-    connection = await aio_pika.connect(infra.rabbitmq_url)
-    try:
-        for queue in names.work_queues():
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(queue)
-        for exchange in (names.lookups, names.fragments, names.dead_letters):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(exchange)
-    finally:
-        await connection.close()
-    redis = Redis.from_url(infra.redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    await delete_names(
+        infra.rabbitmq_url,
+        infra.redis_url,
+        f"{names.namespace}:",
+        names.work_queues(),
+        (names.lookups, names.fragments, names.dead_letters),
+    )
 
 
 class FloorSystem:
