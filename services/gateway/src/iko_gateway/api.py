@@ -168,19 +168,7 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
     ask = profile_ask(found, body.identifier, plan.queries, plan.relations, body.timeout_ms, context)
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
-    audit = partial(
-        auditor_of(request).record,
-        request_id=request_id,
-        kind="lookup",
-        profile=found.name,
-        activity=f"{found.name}: raadplegen",
-        context=context,
-        caller=caller,
-        queries=plan.queries,
-        relations=plan.relations,
-        started_at=started,
-        identifier=body.identifier,
-    )
+    audit = partial(auditor_of(request).record_lookup, ask, request_id=request_id, caller=caller, started_at=started)
     if EVENT_STREAM in request.headers.get("accept", ""):
         # A stream discloses as it goes: the record of what may be disclosed comes first.
         await audit(answer=None, outcome="streamed")

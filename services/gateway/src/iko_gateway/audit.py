@@ -214,3 +214,30 @@ class Auditor:
         )
         await self.publisher.publish(record)
         return record
+
+    async def record_lookup(
+        self,
+        ask: Any,
+        *,
+        request_id: str,
+        caller: Any,
+        started_at: datetime,
+        answer: dict[str, Any] | None,
+        via: str = "",
+        outcome: str | None = None,
+    ) -> AuditRecorded:
+        """The record of one profile lookup (``ask``: the ``lookups.Ask`` that was sent)."""
+        return await self.record(
+            request_id=request_id,
+            kind="lookup",
+            profile=ask.profile,
+            activity=f"{ask.profile}: raadplegen{via}",
+            context=ask.context,
+            caller=caller,
+            queries=ask.queries,
+            relations=ask.relations,
+            answer=answer,
+            started_at=started_at,
+            identifier=ask.identifier,
+            outcome=outcome,
+        )

@@ -259,18 +259,8 @@ async def aggregated_data_profile(
         started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
         # Recorded before it is disclosed: if the record fails, the view is not sent.
-        await auditor_of(request).record(
-            request_id=request_id,
-            kind="lookup",
-            profile=profile.name,
-            activity=f"{profile.name}: raadplegen (IKO Server API)",
-            context=context,
-            caller=caller,
-            queries=plan.queries,
-            relations=plan.relations,
-            answer=answer,
-            started_at=started,
-            identifier=identifier,
+        await auditor_of(request).record_lookup(
+            ask, request_id=request_id, caller=caller, started_at=started, answer=answer, via=" (IKO Server API)"
         )
         view = answer.get("view")
         if not isinstance(view, dict):
