@@ -7,7 +7,9 @@ import ssl
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,32 @@ class SourceHttpSettings(BaseSettings):
 
 
 S = TypeVar("S", bound=SourceHttpSettings)
+
+
+class SourceTransport(AiohttpTransport):
+    """httpx on aiohttp's pool, with aiohttp's connection failures told apart as httpx tells them.
+
+    httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` that is not more specific in its table to
+    ``httpx.ConnectTimeout``, so a refused connection would read as a timeout; the retry and the error code
+    (``unreachable`` versus ``timeout``) depend on the difference.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ServerTimeoutError) or not isinstance(cause, aiohttp.ClientConnectionError):
+                raise
+            raise _connection_error(cause)(str(cause) or type(cause).__name__, request=request) from cause
+
+
+def _connection_error(cause: aiohttp.ClientConnectionError) -> type[httpx.TransportError]:
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return httpx.ConnectError
+    return httpx.ReadError
 
 
 def load_source_settings(cls: type[S], **overrides: Any) -> S:
@@ -61,7 +89,7 @@ def make_client(
     """One pooled client per process (connection reuse is most of a fast fetch), with retries and a breaker."""
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
     transport = ResilientTransport(
-        inner or httpx.AsyncHTTPTransport(verify=tls_context(settings), limits=limits),
+        inner or SourceTransport(verify=tls_context(settings), limits=limits),
         source,
         policy=policy,
         breaker=breaker,
