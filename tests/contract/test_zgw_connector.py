@@ -389,9 +389,11 @@ def test_url_guard_admits_only_urls_under_a_trusted_base():
         "https://zgw.example.evil/api/zaken",
         "https://catalogi.example/catalogi",  # another port
     ):
-        with pytest.raises(SourceError) as refused:
-            guard.admit(foreign)
-        assert refused.value.code == "foreign_url"
+        for _ in range(2):  # refused again: only admitted URLs are remembered
+            with pytest.raises(SourceError) as refused:
+                guard.admit(foreign)
+            assert refused.value.code == "foreign_url"
+    assert guard.admit("https://zgw.example/api/zaken/api/v1/zaken?page=2"), "admitted again from memory"
 
 
 async def test_a_trusted_url_elsewhere_may_be_followed(sim: Simulator):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +35,23 @@ from iko_gateway.settings import GatewaySettings
 log = get_logger()
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    correlation_id: str | None
+    kind: str | None
+    body: bytes
+
+
+async def as_reply(message: RabbitMessage) -> Reply:
+    """The reply as it came: the body is answered as it is, so it is not parsed here.
+
+    A decoder rather than a ``RabbitMessage`` parameter: FastStream decodes a JSON body before the handler
+    runs, and resolves a message parameter in a worker thread, on every reply.
+    """
+    kind = message.headers.get(MESSAGE_HEADER)
+    return Reply(message.correlation_id, kind if isinstance(kind, str) else None, message.body)
+
+
 def build_gateway_broker(
     settings: GatewaySettings, waiter: ReplyWaiter, instance: str
 ) -> tuple[RabbitBroker, str, RabbitPublisher]:
@@ -61,17 +79,17 @@ def build_gateway_broker(
         replies,
         ack_policy=AckPolicy.ACK_FIRST,
         no_reply=True,
+        decoder=as_reply,
         title=f"{topology.namespace}.gateway.replies.<instance>:LookupCompleted",
         description="Assembled views for the lookups this replica waits on, matched by correlation id.",
     )
-    async def on_view(message: RabbitMessage) -> None:
-        # The body is answered as it is: no need to parse what the assembler already wrote as JSON.
-        if not message.correlation_id:
+    async def on_view(reply: Reply) -> None:
+        if not reply.correlation_id:
             return
-        if message.headers.get(MESSAGE_HEADER) == "fragment":
-            waiter.forward(message.correlation_id, message.body)
+        if reply.kind == "fragment":
+            waiter.forward(reply.correlation_id, reply.body)
         else:
-            waiter.resolve(message.correlation_id, message.body)
+            waiter.resolve(reply.correlation_id, reply.body)
 
     return broker, replies.name, lookups_out
 

@@ -111,10 +111,24 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 class UrlGuard:
     """Admits a URL only under one of the trusted base URLs; a relative one is resolved against the client's."""
 
+    # Admitted URLs remembered: the same zaaktype URLs come back on every lookup, and parsing one costs more
+    # than the rest of a zaak's enrichment. Bounded; refused URLs are not remembered.
+    REMEMBERED = 4096
+
     def __init__(self, base_urls: list[str]) -> None:
         self._bases = [(_origin(u), u.path.rstrip("/") + "/") for u in map(httpx.URL, base_urls)]
+        self._admitted: set[str] = set()
 
     def admit(self, url: str) -> str:
+        if url in self._admitted:
+            return url
+        admitted = self._check(url)
+        if len(self._admitted) >= self.REMEMBERED:
+            self._admitted.clear()
+        self._admitted.add(admitted)
+        return admitted
+
+    def _check(self, url: str) -> str:
         target = httpx.URL(url)
         if not target.is_absolute_url:
             return url
