@@ -70,6 +70,14 @@ def mark_ready(path: Path) -> None:
     path.write_text("ready\n", encoding="utf-8")
 
 
+async def ready_until_terminated(path: Path) -> None:
+    """In a child: say it is ready, then wait until the parent sends SIGTERM."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    mark_ready(path)
+    await stop.wait()
+
+
 def _wait_all(children: Sequence[Child], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     for child in children:

@@ -27,7 +27,7 @@ async def set_latency(urls: Mapping[str, str], latency_ms: int) -> None:
 
 
 class Simulators:
-    """The BRP and ZGW simulators as processes of their own (for the direct fan-out)."""
+    """The BRP and ZGW simulators as processes of their own (for the direct fan-out and the floor)."""
 
     def __init__(self, log_dir: Path, sources: tuple[str, ...] = ("brp", "zgw")) -> None:
         self._log_dir = log_dir

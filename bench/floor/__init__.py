@@ -1,9 +1,12 @@
 """The floor: a bare scatter-gather with the pipeline's message path and Redis work, and nothing else.
 
-A gateway publishes each lookup once on a headers exchange; the broker copies it to two connector workers and to
-the assembler (quorum queues, persistent messages, publisher confirms, acks after the work, as the pipeline
-does). Workers answer with a fixed small fragment, at once or after the sandbox latency, on a direct exchange.
-The assembler registers, records and finishes each request in Redis with one Lua call each, shaped like the
-pipeline's ``assembler.lua``, and replies to the gateway's own reply queue. No validation, no logging, no
-framework: aio-pika, redis-py and orjson only. Every role is its own OS process (``python -m bench.floor.<role>``).
+A gateway publishes each lookup (its BSN included) once on a headers exchange; the broker copies it to two
+connector workers and to the assembler (quorum queues, persistent messages, publisher confirms, acks after the
+work, as the pipeline does). Each worker does its source's part of the pipeline connectors' work against its
+simulator (``bench.sources``, the same code as the direct fan-out's, through the same httpx client on aiohttp's
+pool) and publishes a fragment with the data on a direct exchange. The assembler registers, records and
+finishes each request in Redis with one Lua call each, shaped like the pipeline's ``assembler.lua``, and replies
+to the gateway's own reply queue. No validation, no logging, no framework: aio-pika, redis-py, orjson and the
+source client only. Every role is its own OS process (``python -m bench.floor.<role>``); the BRP and ZGW
+simulators are the sources, processes of their own too.
 """

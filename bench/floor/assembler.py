@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import uvloop
 from redis.asyncio import Redis
 
 from bench.floor.common import Names, parser
-from bench.processes import mark_ready
+from bench.processes import ready_until_terminated
 
 GRACE_MS = 30_000
 KEEP_MS = 30_000
@@ -107,10 +105,7 @@ async def run(namespace: str, rabbitmq_url: str, redis_url: str, prefetch: int, 
 
     await requests.consume(on_request)
     await fragments.consume(on_fragment)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    mark_ready(ready)
-    await stop.wait()
+    await ready_until_terminated(ready)
     await connection.close()
     await redis.aclose()
 

@@ -1,4 +1,4 @@
-"""What every floor role shares: names in the floor's namespace, the command line, readiness, the fragment."""
+"""What every floor role shares: names in the floor's namespace and the command line."""
 
 from __future__ import annotations
 
@@ -6,18 +6,9 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
+from bench.sources import SOURCES
 
-SOURCES = ("brp", "zgw")
-# A fixed small fragment, about the size of a BRP person with a handful of fields.
-FRAGMENT_DATA = orjson.dumps(
-    {
-        "burgerservicenummer": "999993653",
-        "naam": {"voornamen": "Suzanne", "geslachtsnaam": "Moulin", "volledigeNaam": "Suzanne Moulin"},
-        "geboorte": {"datum": {"type": "Datum", "datum": "1983-05-26"}},
-        "verblijfplaats": {"straat": "Spui", "huisnummer": 70, "postcode": "2511BT", "woonplaats": "'s-Gravenhage"},
-    }
-)
+__all__ = ["SOURCES", "Names", "parser"]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""The floor's gateway: takes a lookup over HTTP, publishes it once, answers with the reply from its own queue."""
+"""The floor's gateway: takes a lookup over HTTP, publishes it (with its BSN) once, answers with the reply from its
+own queue."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +14,8 @@ import uvloop
 
 from bench.floor.common import SOURCES, Names, parser
 from bench.http1 import serve
-from bench.processes import mark_ready
+from bench.processes import ready_until_terminated
+from bench.sources import requested_bsn
 
 HEADERS: dict[str, aio_pika.abc.FieldValue] = {"iko-kind": "lookup", **{f"iko-source-{s}": "1" for s in SOURCES}}
 
@@ -37,12 +38,13 @@ async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, re
 
     await replies.consume(on_reply, no_ack=True)
 
-    async def handle(_method: str, _path: str, _body: bytes) -> tuple[int, bytes]:
+    async def handle(_method: str, _path: str, request: bytes) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
         now = time.time()
         body = orjson.dumps(
             {
                 "request_id": request_id,
+                "bsn": requested_bsn(request),
                 "keys": list(SOURCES),
                 "requested_at": now,
                 "deadline": now + timeout_s,
@@ -69,10 +71,7 @@ async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, re
             waiting.pop(request_id, None)
 
     server = await serve(handle, "127.0.0.1", port)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    mark_ready(Path(ready_file))
-    await stop.wait()
+    await ready_until_terminated(Path(ready_file))
     server.close()
     await connection.close()
 

@@ -1,4 +1,5 @@
-"""Starts the floor (topology, then gateway, two workers and the assembler as processes) and removes it again."""
+"""Starts the floor (topology, the BRP and ZGW simulators, then gateway, two workers and the assembler as
+processes) and removes it again."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bench import processes
 from bench.cpu import infrastructure_pids
 from bench.floor.common import SOURCES, Names
 from bench.loadgen import Target
+from bench.sandbox import Simulators, set_latency
 from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
 
 DELIVERY_LIMIT = 5
@@ -60,76 +62,57 @@ async def drop(infra: Infra, names: Names) -> None:
 
 
 class FloorSystem:
+    """The floor's processes, and the two simulators its workers call (their CPU is reported as the sources')."""
+
     name = "floor"
 
-    def __init__(self, infra: Infra, run_dir: Path, latency_ms: int = 0) -> None:
+    def __init__(self, infra: Infra, run_dir: Path) -> None:
         self.infra = infra
         self.names = Names(f"bench-floor-{uuid.uuid4().hex[:8]}")
         self._run_dir = run_dir / self.names.namespace
-        self._latency_ms = latency_ms
+        self.simulators = Simulators(self._run_dir, SOURCES)
         self.port = processes.free_port()
-        self._core: list[processes.Child] = []
-        self._workers: list[processes.Child] = []
+        self._children: list[processes.Child] = []
 
-    def _common(self, role: str) -> list[str]:
-        return [
-            "-m",
-            f"bench.floor.{role}",
-            "--namespace",
-            self.names.namespace,
-            "--rabbitmq-url",
-            self.infra.rabbitmq_url,
-            "--redis-url",
-            self.infra.redis_url,
-        ]
-
-    def _launch(self, name: str, args: list[str]) -> processes.Child:
+    def _launch(self, role: str, name: str, args: list[str]) -> processes.Child:
         ready = self._run_dir / f"{name}.ready"
-        return processes.launch(name, [*args, "--ready-file", str(ready)], self._run_dir, ready_file=ready)
+        common = ["--namespace", self.names.namespace, "--rabbitmq-url", self.infra.rabbitmq_url]
+        common += ["--redis-url", self.infra.redis_url, "--ready-file", str(ready)]
+        return processes.launch(name, ["-m", f"bench.floor.{role}", *common, *args], self._run_dir, ready_file=ready)
 
     async def start(self) -> None:
         await declare(self.infra.rabbitmq_url, self.names)
         try:
-            self._core = [
-                self._launch("assembler", self._common("assembler")),
-                self._launch("gateway", [*self._common("gateway"), "--port", str(self.port)]),
+            await self.simulators.start()
+            self._children = [
+                self._launch("assembler", "assembler", []),
+                self._launch("gateway", "gateway", ["--port", str(self.port)]),
+                *(
+                    self._launch("worker", f"worker-{s}", ["--source", s, "--source-url", self.simulators.urls[s]])
+                    for s in SOURCES
+                ),
             ]
-            await self._start_workers()
-            await processes.wait_ready(self._core)
+            await processes.wait_ready(self._children)
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_workers(self) -> None:
-        self._workers = [
-            self._launch(
-                f"worker-{source}",
-                [*self._common("worker"), "--source", source, "--latency-ms", str(self._latency_ms)],
-            )
-            for source in SOURCES
-        ]
-        await processes.wait_ready(self._workers)
-
     async def set_latency(self, latency_ms: int) -> None:
-        """Workers take their latency from the command line: restart them with the new one."""
-        if latency_ms == self._latency_ms and self._workers:
-            return
-        await processes.stop(self._workers)
-        self._latency_ms = latency_ms
-        await self._start_workers()
+        await set_latency(self.simulators.urls, latency_ms)
 
     def target(self, timeout_ms: int | None = None, keep_bodies: bool = False) -> Target:
         return Target("127.0.0.1", self.port, LOOKUP_PATH, lookup_body(timeout_ms), DEV_HEADERS, complete, keep_bodies)
 
     def cpu_groups(self) -> dict[str, list[int]]:
-        groups = {child.name: [child.pid] for child in [*self._core, *self._workers]}
+        groups = {child.name: [child.pid] for child in self._children}
         groups.update(infrastructure_pids())
         return groups
 
     def source_pids(self) -> list[int]:
-        return []
+        return self.simulators.pids
 
     async def stop(self) -> None:
-        await processes.stop([*self._workers, *self._core])
-        self._workers, self._core = [], []
+        await processes.stop(self._children)
+        self._children = []
+        await self.simulators.stop()
         await drop(self.infra, self.names)

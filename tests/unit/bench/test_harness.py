@@ -1,5 +1,6 @@
 """The benchmark harness at a tiny size, so it cannot rot: the floor and the direct fan-out for a second or so
-each, then the report writer into a temporary folder (never ``docs/`` or ``bench/results/``)."""
+each, then the report writer into a temporary folder (never ``docs/`` or ``bench/results/``); and that the floor
+answers with what its sources (the simulators) hold, as the direct fan-out does."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 
 from bench import report
+from bench.floor.system import FloorSystem
 from bench.scenarios import Plan, run_plan
+from bench.sources import SourceWork
 from bench.stats import Summary, percentile
-from bench.system import Infra, complete
+from bench.system import BSN, DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +76,28 @@ async def test_quick_run_of_floor_and_direct(rabbitmq_url: str, redis_url: str, 
     assert "floor (bare aio-pika + redis-py)" in text
     assert json.loads(json_path.read_text(encoding="utf-8"))["systems"]["floor"]
     assert list((tmp_path / "docs" / "benchmarks").glob("*.png"))
+
+
+async def test_the_floor_answers_with_its_sources_data(rabbitmq_url: str, redis_url: str, tmp_path: Path) -> None:
+    floor = FloorSystem(Infra(rabbitmq_url, redis_url), tmp_path)
+    await floor.start()
+    try:
+        await floor.set_latency(0)
+        assert sorted(floor.simulators.urls) == ["brp", "zgw"]
+        assert len(floor.source_pids()) == 2
+        assert not set(floor.source_pids()) & {pid for pids in floor.cpu_groups().values() for pid in pids}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{floor.port}", trust_env=False) as client:
+            response = await client.post(LOOKUP_PATH, content=lookup_body(), headers=dict(DEV_HEADERS), timeout=10)
+        assert complete(response.status_code, response.content)
+        sources = orjson.loads(response.content)["sources"]
+        async with SourceWork(floor.simulators.urls) as work:
+            expected = {name: (await work.fetch(name, BSN, 5.0))["data"] for name in ("brp", "zgw")}
+    finally:
+        await floor.stop()
+    assert sources["brp"]["status"] == "ok"
+    assert sources["brp"]["data"]["burgerservicenummer"] == BSN
+    assert sources["zgw"]["status"] == "ok"
+    assert sources["zgw"]["data"]["zaken"], "the simulator's zaken for this BSN"
+    assert all(z["zaaktype_omschrijving"] for z in sources["zgw"]["data"]["zaken"])
+    # What the simulators answer now, fetched again with the same source work: the data of the floor's fragments.
+    assert {name: sources[name]["data"] for name in expected} == expected
