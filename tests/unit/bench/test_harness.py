@@ -101,3 +101,15 @@ async def test_the_floor_answers_with_its_sources_data(rabbitmq_url: str, redis_
     assert all(z["zaaktype_omschrijving"] for z in sources["zgw"]["data"]["zaken"])
     # What the simulators answer now, fetched again with the same source work: the data of the floor's fragments.
     assert {name: sources[name]["data"] for name in expected} == expected
+
+
+def test_refinement_tries_the_middle_between_the_last_good_and_the_first_bad_concurrency():
+    from bench.scenarios import refine_between
+
+    limit = 250.0
+    assert refine_between([(1, 40.0), (8, 300.0)], limit) == 3
+    assert refine_between([(1, 40.0), (3, 260.0), (8, 300.0)], limit) == 2
+    assert refine_between([(1, 40.0), (2, 90.0), (3, 260.0)], limit) is None, "neighbours: nothing between"
+    assert refine_between([(1, 40.0), (8, 100.0), (32, 200.0)], limit) is None, "nothing past the limit"
+    assert refine_between([(1, 400.0), (8, 500.0)], limit) is None, "nothing within the limit"
+    assert refine_between([(32, 185.0), (64, 393.0)], limit) == 45
