@@ -47,11 +47,13 @@ class Plan:
     scale_out: bool = True
     scale_latency_ms: int = 200
     scale_replicas: tuple[int, ...] = (1, 2, 4)
-    scale_concurrency: int = 64
+    scale_concurrency: int = 32
     scale_timeout_ms: int = 5000
     # Lookups in flight per connector process: low enough that four replicas stay bound by the 200 ms sources,
-    # not by the two cores (4 replicas x 4 in flight / 0.2 s = 80 lookups/s at ~16 ms of CPU each).
-    scale_prefetch: int = 4
+    # not by the two cores (4 replicas x 2 in flight / 0.2 s = 40 lookups/s; at the ~25-30 ms of CPU a lookup
+    # costs the whole stack with its sources on the slower machines, about 1.2 cores). With 4 in flight, four
+    # replicas asked for 80/s, more than two cores carry there, and the run measured the CPU, not the sources.
+    scale_prefetch: int = 2
     retention_latency_ms: int = 20
 
     @classmethod
