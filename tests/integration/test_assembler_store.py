@@ -308,3 +308,19 @@ async def test_streamed_requests_hand_out_a_sequence_and_the_reply_queue(store):
     plain = request()
     await store.register(plain)
     assert (await store.record(fragment(plain, "brp"))).stream_to is None
+
+
+async def test_finish_forgets_many_published_requests_in_one_call_and_only_those(store, redis):
+    published, still_open = [request() for _ in range(3)], request()
+    for req in [*published, still_open]:
+        await store.register(req)
+    for req in published:
+        for key in SOURCES:
+            await store.record(fragment(req, key))
+    outbox = store._shared_keys[2]
+    assert await redis.zcard(outbox) == 3, "closed, not yet known to be published"
+    await store.finish(*(r.request_id for r in published))
+    assert await request_keys(redis, store) == [(store.request_prefix + still_open.request_id).encode()]
+    assert await redis.zcard(outbox) == 0
+    await store.finish()  # nothing to forget: no call
+    assert len(await request_keys(redis, store)) == 1

@@ -22,6 +22,7 @@ from iko_shared.settings import CommonSettings
 from iko_shared.topology import MESSAGE_HEADER
 
 from iko_assembler.coordinator import Coordinator
+from iko_assembler.finisher import Finisher
 from iko_assembler.store import ClosedRequest, RedisAssemblerStore
 
 log = get_logger()
@@ -131,7 +132,8 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
             persist=True,
         )
 
-    coordinator = Coordinator(store, send_reply, send_lookup)
+    finisher = Finisher(store.finish)
+    coordinator = Coordinator(store, send_reply, send_lookup, finished=finisher.add)
     sweeper = Sweeper(store, coordinator.publish, settings.assembler_max_sweep_interval_s)
     coordinator.notice_deadline = sweeper.notice_deadline
     channel = Channel(prefetch_count=settings.assembler_prefetch)
@@ -171,11 +173,13 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         await declare_dead_letter_path(broker, topology, topology.assembler_requests)
         await declare_dead_letter_path(broker, topology, topology.assembler_fragments)
         sweeper.start()
+        finisher.start()
         log.info("assembler.ready")
 
     @app.on_shutdown
     async def _stop() -> None:
         await sweeper.stop()
+        await finisher.stop()
 
     @app.after_shutdown
     async def _close() -> None:

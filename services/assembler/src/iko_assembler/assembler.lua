@@ -4,7 +4,7 @@
 -- KEYS[2] closed     zset  request id -> forget-after (ms)        shared; tells late and duplicate apart
 -- KEYS[3] outbox     zset  request id -> lease expiry (ms)        closed but not yet known to be published
 -- KEYS[4] stats      hash  counters (late, duplicate, unexpected)
--- KEYS[5] request    hash  one request (for 'sweep': the prefix of request keys), fields:
+-- KEYS[5] request    hash  one request (for 'sweep' and 'finish': the prefix of request keys), fields:
 --     meta, deadline           the request as registered
 --     stream                   the reply queue fragments are forwarded to, '' when nobody streams
 --     pending                  expected fragments not yet arrived + expansions not yet done
@@ -187,9 +187,12 @@ elseif command == 'sweep' then
     return {tostring(now), next_due, out}
 
 elseif command == 'finish' then
-    -- ARGV: id. The result is published: nothing of the request stays behind.
-    redis.call('DEL', req)
-    redis.call('ZREM', outbox, ARGV[2])
+    -- ARGV: id1..idN (KEYS[5]: the prefix of request keys). Their results are published: nothing of those
+    -- requests stays behind. Many at once: a replica under load forgets what it published in one call.
+    for i = 2, #ARGV do
+        redis.call('DEL', req .. ARGV[i])
+        redis.call('ZREM', outbox, ARGV[i])
+    end
     return {'finished'}
 end
 

@@ -34,11 +34,14 @@ class Coordinator:
         send_reply: SendReply,
         send_lookup: SendLookup,
         notice_deadline: Callable[[float], None] = lambda deadline: None,
+        finished: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
         self._send_reply = send_reply
         self._send_lookup = send_lookup
         self.notice_deadline = notice_deadline
+        # Hands a published request to be forgotten later (``Finisher.add``); without one, forgotten at once.
+        self.finished = finished
 
     async def on_request(self, request: LookupRequested) -> None:
         registered = await self._store.register(request)
@@ -110,7 +113,10 @@ class Coordinator:
     async def publish(self, closed: ClosedRequest) -> None:
         answer = compose_answer(closed)
         await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
-        await self._store.finish(closed.request_id)
+        if self.finished is not None:
+            self.finished(closed.request_id)
+        else:
+            await self._store.finish(closed.request_id)
         log.info(
             "lookup.completed",
             request_id=closed.request_id,

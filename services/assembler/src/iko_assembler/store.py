@@ -216,8 +216,10 @@ class RedisAssemblerStore:
         due = float(next_due) / 1000 if next_due not in (b"", "") else None
         return SweepResult(closed=closed, now=float(now_ms) / 1000, next_due=due)
 
-    async def finish(self, request_id: str) -> None:
-        await self._call(self._request_key(request_id), "finish", request_id)
+    async def finish(self, *request_ids: str) -> None:
+        """Forget requests whose results are published (their keys and outbox entries), in one call."""
+        if request_ids:
+            await self._call(self.request_prefix, "finish", *request_ids)
 
     async def stats(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._shared_keys[3])
