@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from faststream.specification import AsyncAPI
@@ -44,7 +45,23 @@ def render() -> str:
     )
     # FastStream's channel order follows set iteration, which changes between processes: sort for a stable file.
     document = yaml.safe_load(spec.to_specification().to_yaml())
+    document_raw_payloads(document)
     return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=110))
+
+
+# Handlers that take a message as it came (a decoder hands them the raw body) are documented with the contract the
+# body holds: message title -> (the decoder's type FastStream saw, the contract's schema).
+RAW_PAYLOADS = {"iko.gateway.replies.<instance>:LookupCompleted:SubscribeMessage": ("Reply", "LookupCompleted")}
+
+
+def document_raw_payloads(document: dict[str, Any]) -> None:
+    components = document["components"]
+    for message in components["messages"].values():
+        if message.get("title") in RAW_PAYLOADS:
+            seen, contract = RAW_PAYLOADS[message["title"]]
+            assert contract in components["schemas"], f"{contract} is not in the document"
+            message["payload"] = {"$ref": f"#/components/schemas/{contract}"}
+            components["schemas"].pop(seen, None)
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
-from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology
+from iko_shared.broker import ExchangePublisher, declare_dead_letter_path, make_broker, make_topology
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.redis_client import make_redis
@@ -96,7 +96,10 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
     store = RedisAssemblerStore(
         redis, settings.namespace, grace_s=settings.retention_grace_s, lease_s=settings.assembler_publish_lease_s
     )
-    replies = broker.publisher(
+    # Sent by these two; the FastStream publishers below document them in the AsyncAPI document.
+    replies = ExchangePublisher(broker)
+    followups = ExchangePublisher(broker, topology.lookups)
+    broker.publisher(
         title="<gateway reply queue>:LookupCompleted",
         description=(
             "The assembled view (header iko-message: view), and for a streamed lookup every fragment as it is "
@@ -104,7 +107,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         ),
         schema=LookupCompleted,
     )
-    followups = broker.publisher(
+    broker.publisher(
         exchange=topology.lookups,
         title=f"{topology.lookups.name}:LookupRequested(follow-up)",
         description="Follow-up lookups of relations (header iko-kind: followup), to the connectors they name.",
@@ -115,20 +118,14 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         kind = "fragment" if isinstance(message, FragmentForwarded) else "view"
         body = dump_model(message) if isinstance(message, FragmentForwarded) else orjson.dumps(message)
         await replies.publish(
-            body,
-            routing_key=reply_to,
-            correlation_id=request_id,
-            headers={MESSAGE_HEADER: kind},
-            content_type="application/json",
-            mandatory=False,
+            body, routing_key=reply_to, correlation_id=request_id, headers={MESSAGE_HEADER: kind}, mandatory=False
         )
 
     async def send_lookup(request: LookupRequested) -> None:
         await followups.publish(
             dump_model(request),
-            headers=topology.followup_headers(sorted({q.source for q in request.queries})),
+            headers=dict(topology.followup_headers(sorted({q.source for q in request.queries}))),
             correlation_id=request.request_id,
-            content_type="application/json",
             persist=True,
         )
 

@@ -12,8 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage
-from faststream.rabbit.publisher import RabbitPublisher
-from iko_shared.broker import make_broker, make_topology
+from iko_shared.broker import ExchangePublisher, make_broker, make_topology
 from iko_shared.contracts import AuditRecorded, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.profiles import ProfileCatalogue, load_profiles
@@ -54,11 +53,13 @@ async def as_reply(message: RabbitMessage) -> Reply:
 
 def build_gateway_broker(
     settings: GatewaySettings, waiter: ReplyWaiter, instance: str
-) -> tuple[RabbitBroker, str, RabbitPublisher]:
+) -> tuple[RabbitBroker, str, ExchangePublisher]:
     topology = make_topology(settings)
     broker = make_broker(settings, description="IKO gateway")
     replies = topology.gateway_replies(instance)
-    lookups_out = broker.publisher(
+    # Sent by ``lookups_out``; the FastStream publisher documents them in the AsyncAPI document.
+    lookups_out = ExchangePublisher(broker, topology.lookups)
+    broker.publisher(
         exchange=topology.lookups,
         title=f"{topology.lookups.name}:LookupRequested",
         description="One lookup; headers name the sources it asks (iko-source-<name>: 1).",

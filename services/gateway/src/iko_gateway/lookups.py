@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from faststream.rabbit.publisher import RabbitPublisher
+from iko_shared.broker import ExchangePublisher
 from iko_shared.contracts import Identifier, LookupRequested, RelationPlan, RequestContext, SourceQuery
 from iko_shared.logging import get_logger
 from iko_shared.profiles import Profile, ProfileCatalogue
@@ -114,7 +114,7 @@ class LookupService:
         self,
         profiles: ProfileCatalogue,
         topology: Topology,
-        publisher: RabbitPublisher,
+        publisher: ExchangePublisher,
         waiter: ReplyWaiter,
         reply_to: str,
         reply_grace_s: float,
@@ -146,8 +146,7 @@ class LookupService:
         try:
             await self._publisher.publish(
                 dump_model(message),
-                headers=self._topology.lookup_headers(sorted({q.source for q in message.queries})),
-                content_type="application/json",
+                headers=dict(self._topology.lookup_headers(sorted({q.source for q in message.queries}))),
                 correlation_id=message.request_id,
                 persist=True,
             )

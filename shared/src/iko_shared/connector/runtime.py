@@ -15,7 +15,7 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 
-from iko_shared.broker import declare_dead_letter_path, make_broker, make_topology, run_service
+from iko_shared.broker import ExchangePublisher, declare_dead_letter_path, make_broker, make_topology, run_service
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.http import SourceHttpSettings, make_client
@@ -100,7 +100,9 @@ def build_connector_app(
     topology = make_topology(settings)
     broker = make_broker(settings, description=f"IKO {source.name} connector")
     queue = topology.connector_queue(source.name)
-    fragments_out = broker.publisher(
+    # Sent by ``fragments_raw``; the FastStream publisher documents them in the AsyncAPI document.
+    fragments_raw = ExchangePublisher(broker, topology.fragments)
+    broker.publisher(
         exchange=topology.fragments,
         routing_key=topology.fragment_routing_key,
         title=f"{topology.fragments.name}:FragmentProduced({source.name})",
@@ -130,7 +132,12 @@ def build_connector_app(
     @app.on_startup
     async def _start() -> None:
         async def publish(fragment: FragmentProduced) -> None:
-            await fragments_out.publish(fragment, persist=True)
+            await fragments_raw.publish(
+                fragment.model_dump_json().encode(),
+                routing_key=topology.fragment_routing_key,
+                correlation_id=fragment.request_id,
+                persist=True,
+            )
 
         client = make_client(http_settings, source.name, settings.retry_policy(), settings.breaker())
         state["runtime"] = ConnectorRuntime(source, client, publish)
