@@ -13,7 +13,7 @@ import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
-from iko_shared.broker import ExchangePublisher, declare_dead_letter_path, make_broker, make_topology
+from iko_shared.broker import ExchangePublisher, contract_decoder, declare_dead_letter_path, make_broker, make_topology
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.redis_client import make_redis
@@ -140,6 +140,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         topology.lookups,
         channel=channel,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=contract_decoder(LookupRequested),
         title=f"{topology.assembler_requests.name}:LookupRequested",
         description="Every lookup: registers what the request expects and its deadline.",
     )
@@ -155,6 +156,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         topology.fragments,
         channel=channel,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=contract_decoder(FragmentProduced),
         title=f"{topology.assembler_fragments.name}:FragmentProduced",
         description="Every fragment: recorded once; it may start relations; the last expected one closes.",
     )

@@ -15,7 +15,14 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 
-from iko_shared.broker import ExchangePublisher, declare_dead_letter_path, make_broker, make_topology, run_service
+from iko_shared.broker import (
+    ExchangePublisher,
+    contract_decoder,
+    declare_dead_letter_path,
+    make_broker,
+    make_topology,
+    run_service,
+)
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.http import SourceHttpSettings, make_client
@@ -116,6 +123,7 @@ def build_connector_app(
         topology.lookups,
         channel=Channel(prefetch_count=settings.connector_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=contract_decoder(LookupRequested),
         title=f"{queue.name}:LookupRequested",
         description=f"Lookups that name the {source.name} source.",
     )
