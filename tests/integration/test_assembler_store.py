@@ -324,3 +324,44 @@ async def test_finish_forgets_many_published_requests_in_one_call_and_only_those
     assert await redis.zcard(outbox) == 0
     await store.finish()  # nothing to forget: no call
     assert len(await request_keys(redis, store)) == 1
+
+
+async def test_a_fragment_recorded_with_its_expansion_is_extended_in_the_same_call(store, redis):
+    req = related_request()
+    await store.register(req)
+    assert (await store.record(fragment(req, "zgw"))).outcome == "recorded"
+    expansion = (children("partners[0]", "999990408"), {"partners[0]": {"relation": "partners"}}, [])
+    recorded = await store.record(fragment(req, "brp"), expansion)
+    assert (recorded.outcome, recorded.closed, recorded.meta) == ("expanded", None, None)
+    assert recorded.accepted == ["partners[0].brp", "partners[0].zgw"]
+    again = await store.extend(req.request_id, "brp", children("partners[0]", "999990408"), {}, [])
+    assert again == ("duplicate", [], None), "expanded once, whichever way"
+    assert (await store.record(fragment(req, "partners[0].brp"))).outcome == "recorded"
+    done = await store.record(fragment(req, "partners[0].zgw"))
+    assert done.closed is not None
+    assert set(done.closed.expected) == {"brp", "zgw", "partners[0].brp", "partners[0].zgw"}
+    assert set(done.closed.branches) == {"partners[0]"}
+    assert done.closed.not_expanded == []
+    await store.finish(req.request_id)
+    assert await request_keys(redis, store) == []
+
+
+async def test_a_last_fragment_whose_expansion_selects_nothing_closes_in_the_same_call(store):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    recorded = await store.record(fragment(req, "brp"), ([], {}, []))
+    assert recorded.outcome == "closed_now"
+    assert recorded.closed is not None
+    assert recorded.closed.closed_by == "all_sources"
+    assert recorded.closed.not_expanded == []
+
+
+async def test_an_expansion_for_a_fragment_that_starts_nothing_is_ignored(store):
+    req = request()  # no relations: nothing expects an expansion from brp
+    await store.register(req)
+    recorded = await store.record(fragment(req, "brp"), (children("partners[0]", "1"), {}, []))
+    assert recorded.outcome == "recorded"
+    done = await store.record(fragment(req, "zgw"))
+    assert done.closed is not None
+    assert set(done.closed.expected) == {"brp", "zgw"}

@@ -37,6 +37,42 @@ local function is_closed(id)
     return redis.call('ZSCORE', closed, id)
 end
 
+-- Add the follow-ups of the fragment at `parent` (its relations' expansion) to what the request expects.
+-- ARGV from `at`: n, then n x (key, desc, dedup_token, expanding 0|1), then b, b x (branch, json), then r,
+-- r x note. Returns {'extended', accepted keys}, {'closed_now', fields} or {'duplicate', {}}.
+local function apply_extend(id, parent, keep, lease, at)
+    if redis.call('HSETNX', req, 'xd:' .. parent, 1) == 0 then return {'duplicate', {}} end
+    local n = tonumber(ARGV[at])
+    local accepted, added = {}, 0
+    for i = 0, n - 1 do
+        local c = at + 1 + 4 * i
+        local key, desc, token, expanding = ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3]
+        -- The same source, operation and identifier is asked once per request: relations never cycle.
+        if token == '' or redis.call('HSETNX', req, 'd:' .. token, 1) == 1 then
+            redis.call('HSET', req, 'e:' .. key, 1, 'q:' .. key, desc)
+            added = added + 1
+            if expanding == '1' then
+                redis.call('HSET', req, 'x:' .. key, 1)
+                added = added + 1
+            end
+            table.insert(accepted, key)
+        end
+    end
+    local b_at = at + 1 + 4 * n
+    local b = tonumber(ARGV[b_at])
+    for i = 0, b - 1 do
+        redis.call('HSET', req, 'b:' .. ARGV[b_at + 1 + 2 * i], ARGV[b_at + 2 + 2 * i])
+    end
+    local r_at = b_at + 1 + 2 * b
+    for i = 1, tonumber(ARGV[r_at]) do
+        redis.call('HSET', req, 'tr:' .. ARGV[r_at + i], 1)
+    end
+    -- The parent's expansion is done: its token goes, the follow-ups' fragments (and expansions) come in.
+    local pending = redis.call('HINCRBY', req, 'pending', added - 1)
+    if pending <= 0 then return {'closed_now', close(req, id, 'all_sources', keep, lease)} end
+    return {'extended', accepted}
+end
+
 if command == 'register' then
     -- ARGV: id, meta, deadline_ms, grace_ms, keep_ms, lease_ms, stream, n, key1..keyN, desc1..descN,
     --       m, expanding1..expandingM
@@ -71,9 +107,11 @@ if command == 'register' then
     return {'registered', expand_now}
 
 elseif command == 'record' then
-    -- ARGV: id, key, fragment, fragment_deadline_ms, grace_ms, keep_ms, lease_ms
-    -- Returns {outcome, seq, stream, payload}: payload is the request's fields when it closed, its meta when
-    -- the fragment starts relations.
+    -- ARGV: id, key, fragment, fragment_deadline_ms, grace_ms, keep_ms, lease_ms, then optionally '1' and the
+    -- fragment's expansion from ARGV[10] (see apply_extend), computed by a replica that knows the relations.
+    -- Returns {outcome, seq, stream, payload}: payload is the request's fields when it closed, the accepted
+    -- follow-up keys when it was expanded here, the request's meta when the fragment starts relations that
+    -- the caller must still expand.
     local id, key, fragment = ARGV[2], ARGV[3], ARGV[4]
     local deadline, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
     local keep, lease = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -111,49 +149,24 @@ elseif command == 'record' then
     local stream = redis.call('HGET', req, 'stream') or ''
     local pending = redis.call('HINCRBY', req, 'pending', -1)
     if redis.call('HEXISTS', req, 'x:' .. key) == 1 then
+        if ARGV[9] == '1' then
+            local extended = apply_extend(id, key, keep, lease, 10)
+            if extended[1] == 'closed_now' then return {'closed_now', seq, stream, extended[2]} end
+            return {'expanded', seq, stream, extended[2]}
+        end
         return {'expand', seq, stream, redis.call('HGET', req, 'meta')}
     end
     if pending <= 0 then return {'closed_now', seq, stream, close(req, id, 'all_sources', keep, lease)} end
     return {'recorded', seq, stream, false}
 
 elseif command == 'extend' then
-    -- ARGV: id, parent_key, keep_ms, lease_ms, n, then n × (key, desc, dedup_token, expanding 0|1),
-    --       then b, b × (branch, json), then r, r × note
+    -- ARGV: id, parent_key, keep_ms, lease_ms, then the expansion (see apply_extend) from ARGV[6].
     -- Adds the follow-ups of one fragment to what the request expects; returns the keys to ask for.
     local id, parent = ARGV[2], ARGV[3]
     local keep, lease = tonumber(ARGV[4]), tonumber(ARGV[5])
     if is_closed(id) then return {'closed', {}} end
     if redis.call('HEXISTS', req, 'meta') == 0 then return {'gone', {}} end
-    if redis.call('HSETNX', req, 'xd:' .. parent, 1) == 0 then return {'duplicate', {}} end
-    local n = tonumber(ARGV[6])
-    local accepted, added = {}, 0
-    for i = 0, n - 1 do
-        local at = 7 + 4 * i
-        local key, desc, token, expanding = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
-        -- The same source, operation and identifier is asked once per request: relations never cycle.
-        if token == '' or redis.call('HSETNX', req, 'd:' .. token, 1) == 1 then
-            redis.call('HSET', req, 'e:' .. key, 1, 'q:' .. key, desc)
-            added = added + 1
-            if expanding == '1' then
-                redis.call('HSET', req, 'x:' .. key, 1)
-                added = added + 1
-            end
-            table.insert(accepted, key)
-        end
-    end
-    local b_at = 7 + 4 * n
-    local b = tonumber(ARGV[b_at])
-    for i = 0, b - 1 do
-        redis.call('HSET', req, 'b:' .. ARGV[b_at + 1 + 2 * i], ARGV[b_at + 2 + 2 * i])
-    end
-    local r_at = b_at + 1 + 2 * b
-    for i = 1, tonumber(ARGV[r_at]) do
-        redis.call('HSET', req, 'tr:' .. ARGV[r_at + i], 1)
-    end
-    -- The parent's expansion is done: its token goes, the follow-ups' fragments (and expansions) come in.
-    local pending = redis.call('HINCRBY', req, 'pending', added - 1)
-    if pending <= 0 then return {'closed_now', close(req, id, 'all_sources', keep, lease)} end
-    return {'extended', accepted}
+    return apply_extend(id, parent, keep, lease, 6)
 
 elseif command == 'sweep' then
     -- ARGV: limit, keep_ms, lease_ms. Returns {now, next_due_ms or '', {kind, id, fields}...}

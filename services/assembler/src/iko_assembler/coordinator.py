@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from iko_shared.contracts import (
@@ -15,11 +17,41 @@ from iko_shared.contracts import (
 )
 from iko_shared.logging import get_logger
 
-from iko_assembler.relations import expand
+from iko_assembler.relations import Expansion, expand, starts_relations
 from iko_assembler.store import RESULT_FIELDS, ClosedRequest, RedisAssemblerStore, request_meta
 from iko_assembler.view import compose_answer, source_result
 
 log = get_logger()
+
+
+@dataclass(frozen=True)
+class Known:
+    meta: dict[str, Any]
+    relations: list[RelationPlan]
+
+
+class KnownRelations:
+    """The relations of requests this replica registered, so that a fragment that starts them can be recorded
+    and expanded in one script call. Bounded: a request forgotten here takes the two-call path."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._known: OrderedDict[str, Known] = OrderedDict()
+
+    def remember(self, request_id: str, meta: dict[str, Any], relations: list[RelationPlan]) -> None:
+        self._known[request_id] = Known(meta, relations)
+        while len(self._known) > self._limit:
+            self._known.popitem(last=False)
+
+    def get(self, request_id: str) -> Known | None:
+        return self._known.get(request_id)
+
+    def forget(self, request_id: str) -> None:
+        self._known.pop(request_id, None)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
 
 # Where a message goes: the reply queue of the gateway replica that waits, or the lookups exchange.
 # A reply is the answer (``LookupCompleted``'s JSON, as plain data) or a forwarded fragment.
@@ -42,6 +74,7 @@ class Coordinator:
         self.notice_deadline = notice_deadline
         # Hands a published request to be forgotten later (``Finisher.add``); without one, forgotten at once.
         self.finished = finished
+        self._known = KnownRelations()
 
     async def on_request(self, request: LookupRequested) -> None:
         registered = await self._store.register(request)
@@ -50,15 +83,26 @@ class Coordinator:
             return
         self.notice_deadline(request.deadline)
         meta = request_meta(request)
+        if request.relations:
+            self._known.remember(request.request_id, meta, list(request.relations))
         for key, fragment in registered.expand_now:
             await self._expand(request.request_id, meta, key, fragment)
 
     async def on_fragment(self, fragment: FragmentProduced) -> str:
-        recorded = await self._store.record(fragment)
+        known = self._known.get(fragment.request_id)
+        expansion: Expansion | None = None
+        if known is not None and fragment.status == "ok" and starts_relations(known.relations, fragment.key):
+            # This replica registered the request: expand before recording, and record both in one call.
+            expansion = expand(known.relations, fragment.key, {"status": fragment.status, "data": fragment.data})
+        recorded = await self._store.record(
+            fragment, (expansion.children, expansion.branches, expansion.truncated) if expansion else None
+        )
         if recorded.stream_to and recorded.seq:
             await self._forward(recorded.stream_to, fragment, recorded.seq)
         if recorded.closed is not None:
             await self.publish(recorded.closed)
+        elif recorded.outcome == "expanded" and expansion is not None and known is not None:
+            await self._ask(fragment.request_id, known.meta, fragment.key, expansion, recorded.accepted)
         elif recorded.meta is not None:
             data = fragment.model_dump(mode="json", include={"status", "data"})
             await self._expand(fragment.request_id, recorded.meta, fragment.key, data)
@@ -84,6 +128,12 @@ class Coordinator:
             return
         if outcome != "extended":
             return
+        await self._ask(request_id, meta, key, expansion, accepted)
+
+    async def _ask(
+        self, request_id: str, meta: dict[str, Any], key: str, expansion: Expansion, accepted: list[str]
+    ) -> None:
+        """Send the follow-ups of one fragment whose expansion the store accepted."""
         asked = set(accepted)
         queries = [q for followup in expansion.followups for q in followup.queries if q.key in asked]
         if queries:
@@ -111,6 +161,7 @@ class Coordinator:
         )
 
     async def publish(self, closed: ClosedRequest) -> None:
+        self._known.forget(closed.request_id)
         answer = compose_answer(closed)
         await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
         if self.finished is not None:

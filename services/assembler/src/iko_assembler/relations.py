@@ -60,6 +60,12 @@ def plans_at(plans: list[RelationPlan], segments: list[str]) -> list[RelationPla
     return current
 
 
+def starts_relations(relations: list[RelationPlan], key: str) -> bool:
+    """Whether the fragment at ``key`` starts relations of the request (``relations``: its whole tree)."""
+    segments, local = split_key(key)
+    return any(plan.from_key == local for plan in plans_at(relations, segments))
+
+
 def expanding_keys(plans: list[RelationPlan], local_keys: list[str]) -> set[str]:
     """The local keys at one level that start relations."""
     return {plan.from_key for plan in plans} & set(local_keys)

@@ -39,8 +39,10 @@ class Recorded:
     # The reply queue to forward the fragment to when the request is streamed.
     stream_to: str | None = None
     closed: ClosedRequest | None = None
-    # Set when the fragment starts relations: the request's meta, to expand them from.
+    # Set when the fragment starts relations still to expand: the request's meta, to expand them from.
     meta: dict[str, Any] | None = None
+    # Set when the fragment's expansion went along and was applied (outcome "expanded"): the keys to ask for.
+    accepted: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,22 @@ def _closed_from_fields(request_id: str, flat: list[Any], redelivery: bool = Fal
         truncated=sorted(prefixed("tr:")),
         redelivery=redelivery,
     )
+
+
+# What a fragment's relations add to its request: the children to expect, the branches, the truncation notes.
+Expanding = tuple[list[ChildQuery], dict[str, dict[str, Any]], list[str]]
+
+
+def _expansion_args(children: list[ChildQuery], branches: dict[str, dict[str, Any]], truncated: list[str]) -> list[Any]:
+    """The expansion as ``assembler.lua``'s ``apply_extend`` reads it."""
+    args: list[Any] = [len(children)]
+    for child in children:
+        args += [child.key, orjson.dumps(child.descriptor), child.dedup_token, "1" if child.expanding else "0"]
+    args.append(len(branches))
+    for name, branch in branches.items():
+        args += [name, orjson.dumps(branch)]
+    args += [len(truncated), *truncated]
+    return args
 
 
 def descriptor(source: str, **extra: Any) -> bytes:
@@ -167,23 +185,28 @@ class RedisAssemblerStore:
             return Registered(expand_now=[(_text(k), orjson.loads(f)) for k, f in reply[1]])
         return Registered()
 
-    async def record(self, fragment: FragmentProduced) -> Recorded:
+    async def record(self, fragment: FragmentProduced, expansion: Expanding | None = None) -> Recorded:
+        """Record one fragment. With its ``expansion`` (children, branches, truncated) the relations it starts
+        are added in the same call, when the request expects them from it (outcome ``expanded``)."""
         reply = await self._call(
             self._request_key(fragment.request_id),
             "record",
             fragment.request_id,
             fragment.key,
-            orjson.dumps(fragment.model_dump(mode="json", include=RESULT_FIELDS)),
+            fragment.model_dump_json(include=RESULT_FIELDS),
             int(fragment.deadline * 1000),
             self._grace_ms,
             self._keep_ms,
             self._lease_ms,
+            *(["1", *_expansion_args(*expansion)] if expansion is not None else []),
         )
         outcome, seq, stream, payload = _text(reply[0]), int(reply[1]), _text(reply[2]) or None, reply[3]
         if outcome == "closed_now":
             return Recorded(outcome, seq, stream, closed=_closed_from_fields(fragment.request_id, payload))
         if outcome == "expand":
             return Recorded(outcome, seq, stream, meta=orjson.loads(payload))
+        if outcome == "expanded":
+            return Recorded(outcome, seq, stream, accepted=[_text(k) for k in payload])
         return Recorded(outcome, seq, stream)
 
     async def extend(
@@ -195,13 +218,7 @@ class RedisAssemblerStore:
         truncated: list[str],
     ) -> tuple[str, list[str], ClosedRequest | None]:
         """Add a fragment's follow-ups atomically; returns the outcome and the child keys to ask for."""
-        args: list[Any] = [request_id, parent_key, self._keep_ms, self._lease_ms, len(children)]
-        for child in children:
-            args += [child.key, orjson.dumps(child.descriptor), child.dedup_token, "1" if child.expanding else "0"]
-        args.append(len(branches))
-        for name, branch in branches.items():
-            args += [name, orjson.dumps(branch)]
-        args += [len(truncated), *truncated]
+        args = [request_id, parent_key, self._keep_ms, self._lease_ms, *_expansion_args(children, branches, truncated)]
         reply = await self._call(self._request_key(request_id), "extend", *args)
         outcome = _text(reply[0])
         if outcome == "closed_now":

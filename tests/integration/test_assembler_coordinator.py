@@ -1,0 +1,85 @@
+"""The assembler's Coordinator over the real Redis: a fragment that starts relations is recorded and expanded in
+one script call by the replica that registered its request, in two by any other, with the same outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from iko_assembler.coordinator import Coordinator
+from iko_assembler.store import RedisAssemblerStore
+from iko_shared.contracts import FragmentForwarded, LookupRequested
+
+from tests.integration.test_assembler_store import fragment, related_request
+
+pytestmark = pytest.mark.integration
+
+PARTNER = "999990408"
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.replies: list[dict[str, Any]] = []
+        self.lookups: list[LookupRequested] = []
+
+    async def send_reply(self, reply_to: str, request_id: str, message: dict[str, Any] | FragmentForwarded) -> None:
+        assert isinstance(message, dict)
+        self.replies.append(message)
+
+    async def send_lookup(self, request: LookupRequested) -> None:
+        self.lookups.append(request)
+
+
+class CountingStore(RedisAssemblerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extends = 0
+
+    async def extend(self, *args: Any, **kwargs: Any) -> Any:
+        self.extends += 1
+        return await super().extend(*args, **kwargs)
+
+
+@pytest.fixture
+async def redis(redis_url):
+    from iko_shared.redis_client import make_redis
+
+    client = make_redis(redis_url)
+    yield client
+    await client.aclose()
+
+
+def with_partner(req: LookupRequested, key: str = "brp"):
+    f = fragment(req, key)
+    return f.model_copy(update={"data": {"partners": [PARTNER]}})
+
+
+@pytest.mark.parametrize("replica", ["registered it", "another"])
+async def test_a_relation_is_asked_and_the_request_closes_with_its_branch(redis, namespace, replica):
+    store = CountingStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+    outbox = Outbox()
+    registering = Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    other = Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    receiving = registering if replica == "registered it" else other
+    req = related_request()
+    await registering.on_request(req)
+    assert await receiving.on_fragment(fragment(req, "zgw")) == "recorded"
+    outcome = await receiving.on_fragment(with_partner(req))
+    assert outcome == ("expanded" if replica == "registered it" else "expand")
+    assert store.extends == (0 if replica == "registered it" else 1), "one script call when the relations are known"
+    [followup] = outbox.lookups
+    assert followup.request_id == req.request_id
+    assert [(q.key, q.identifier.value if q.identifier else None) for q in followup.queries] == [
+        ("partners[0].brp", PARTNER),
+        ("partners[0].zgw", PARTNER),
+    ]
+    assert followup.reply_to == req.reply_to
+    assert outbox.replies == []
+    for key in ("partners[0].brp", "partners[0].zgw"):
+        await receiving.on_fragment(fragment(req, key))
+    [answer] = outbox.replies
+    assert answer["status"] == "complete"
+    assert set(answer["sources"]) == {"brp", "zgw", "partners[0].brp", "partners[0].zgw"}
+    assert answer["branches"]["partners[0]"]["identifier"]["value"] == PARTNER
+    if replica == "registered it":
+        assert len(registering._known) == 0, "a published request's relations are not kept"
