@@ -81,6 +81,9 @@ async def test_fragments_for_its_source_only_and_poison_is_dead_lettered(connect
     assert message is not None
     fragment = FragmentProduced.model_validate_json(message.body)
     assert fragment.request_id == mine.request_id
+    # Published as the assembler's quorum queue needs it: persistent, JSON, correlated to its request.
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert (message.content_type, message.correlation_id) == ("application/json", mine.request_id)
     assert (fragment.key, fragment.status, fragment.data) == ("brp", "ok", {"echo": "brp"})
     await asyncio.sleep(0.3)
     assert await fragments.get(fail=False) is None, "a request not naming brp must not be answered"
