@@ -163,12 +163,14 @@ async def characterise(
     say: Say,
     *,
     probe: tuple[str, str] | None = None,
+    measured: Sequence[Measurement] = (),
 ) -> dict[str, Any]:
     """Closed loop over the concurrencies (stopping once p99 passes the limit), then an open loop just under
     the best throughput found. ``probe``: (redis url, key pattern) to watch during the concurrency-32 run."""
     await system.set_latency(latency_ms)
     target = system.target()
-    closed: list[Measurement] = []
+    # Closed-loop runs made beforehand (the single caller, measured beside the other systems) count as the ladder's.
+    closed: list[Measurement] = list(measured)
 
     async def run_closed(concurrency: int) -> Measurement:
         watch = probe is not None and concurrency == max(plan.reported)
@@ -186,8 +188,9 @@ async def characterise(
         closed.append(m)
         return m
 
+    done = {int(m.data["concurrency"]): m for m in closed}
     for concurrency in plan.concurrencies:
-        m = await run_closed(concurrency)
+        m = done[concurrency] if concurrency in done else await run_closed(concurrency)
         if _p99(m) > plan.p99_limit_ms and concurrency >= max(plan.reported):
             break
     for _ in range(plan.refine_steps):
@@ -306,28 +309,82 @@ async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
     }
 
 
-async def run_system(
-    name: str, factory: Callable[[], Any], plan: Plan, say: Say, extra: Callable[[Any], Any] | None = None
-) -> dict[str, Any]:
-    say(f"{name}: starting")
-    started = time.monotonic()
-    system = factory()
-    await system.start()
-    say(f"{name}: up in {time.monotonic() - started:.1f} s")
+async def single_caller(system: System, plan: Plan, latency_ms: int, say: Say) -> Measurement:
+    """The closed loop at one caller: the run the latency targets compare between systems."""
+    await system.set_latency(latency_ms)
+    m = await measure(
+        system,
+        system.target(),
+        concurrency=1,
+        duration_s=plan.duration_s,
+        warmup_s=plan.warmup_s,
+        curve=1 in plan.reported,
+    )
+    say(_line(system.name, latency_ms, m))
+    return m
+
+
+async def run_compared(
+    factories: dict[str, Callable[[], Any]],
+    plan: Plan,
+    say: Say,
+    results: dict[str, Any],
+    extras: dict[str, Callable[[Any], Any]] | None = None,
+) -> None:
+    """The systems compared with each other, all up at once: per source latency first every system's single
+    caller back to back, then each system's ladder. The machine's speed drifts over minutes; measured side by
+    side, the figures the targets compare drift together. A system that fails is recorded in ``errors`` and
+    left out of the rest; the others go on."""
+    systems: dict[str, Any] = {}
+    for name, factory in factories.items():
+        say(f"{name}: starting")
+        started = time.monotonic()
+        try:
+            system = factory()
+            await system.start()
+        except Exception as exc:  # one system failing must not lose the others' figures
+            _failed(results, name, exc, say)
+            continue
+        systems[name] = system
+        results["systems"][name] = {"by_latency": {}}
+        say(f"{name}: up in {time.monotonic() - started:.1f} s")
     try:
-        result: dict[str, Any] = {"by_latency": {}}
         for latency in plan.latencies:
-            probe = None
-            if isinstance(system, PipelineSystem) and latency == plan.retention_latency_ms:
-                probe = (system.infra.redis_url, f"{system.namespace}:asm:req:*")
-            result["by_latency"][str(latency)] = await characterise(system, plan, latency, say, probe=probe)
-        if extra is not None:
-            result.update(await extra(system))
-        if isinstance(system, PipelineSystem):
-            result["start_failures"] = system.start_failures
-        return result
+            firsts: dict[str, list[Measurement]] = {}
+            for name, system in list(systems.items()):
+                try:
+                    firsts[name] = [await single_caller(system, plan, latency, say)] if 1 in plan.concurrencies else []
+                except Exception as exc:
+                    _failed(results, name, exc, say)
+                    del systems[name]
+            for name, system in list(systems.items()):
+                probe = None
+                if isinstance(system, PipelineSystem) and latency == plan.retention_latency_ms:
+                    probe = (system.infra.redis_url, f"{system.namespace}:asm:req:*")
+                try:
+                    results["systems"][name]["by_latency"][str(latency)] = await characterise(
+                        system, plan, latency, say, probe=probe, measured=firsts.get(name, [])
+                    )
+                except Exception as exc:
+                    _failed(results, name, exc, say)
+                    del systems[name]
+        for name, system in list(systems.items()):
+            try:
+                if extras and name in extras:
+                    results["systems"][name].update(await extras[name](system))
+                if isinstance(system, PipelineSystem):
+                    results["systems"][name]["start_failures"] = system.start_failures
+            except Exception as exc:
+                _failed(results, name, exc, say)
     finally:
-        await system.stop()
+        for system in systems.values():
+            await system.stop()
+
+
+def _failed(results: dict[str, Any], name: str, exc: BaseException, say: Say) -> None:
+    say(f"{name}: FAILED: {type(exc).__name__}: {exc}")
+    results["errors"][name] = f"{type(exc).__name__}: {exc}"
+    results["systems"].pop(name, None)
 
 
 async def pipeline_extras(system: PipelineSystem, plan: Plan, say: Say) -> dict[str, Any]:
@@ -351,46 +408,28 @@ async def _settle(seconds: float = 1.0) -> None:
 
 async def run_plan(infra: Infra, plan: Plan, say: Say = _say_default) -> dict[str, Any]:
     results: dict[str, Any] = {"plan": plan.to_json(), "systems": {}, "errors": {}}
-
-    async def guarded(name: str, coro_factory: Callable[[], Any]) -> None:
-        try:
-            value = await coro_factory()
-            if name == "scale_out":
-                results["scale_out"] = value
-            else:
-                results["systems"][name] = value
-        except Exception as exc:  # one system failing must not lose the others' figures
-            say(f"{name}: FAILED: {type(exc).__name__}: {exc}")
-            results["errors"][name] = f"{type(exc).__name__}: {exc}"
-
+    factories: dict[str, Callable[[], Any]] = {}
     if "floor" in plan.systems:
-        await guarded("floor", lambda: run_system("floor", lambda: FloorSystem(infra, plan.run_dir), plan, say))
+        factories["floor"] = lambda: FloorSystem(infra, plan.run_dir)
     if "direct" in plan.systems:
-        await guarded("direct", lambda: run_system("direct", lambda: DirectSystem(plan.run_dir), plan, say))
+        factories["direct"] = lambda: DirectSystem(plan.run_dir)
     if "pipeline" in plan.systems:
-        await guarded(
-            "pipeline",
-            lambda: run_system(
-                "pipeline",
-                lambda: PipelineSystem(infra, plan.run_dir, log_level="WARNING"),
-                plan,
-                say,
-                extra=lambda s: pipeline_extras(s, plan, say),
-            ),
+        factories["pipeline"] = lambda: PipelineSystem(infra, plan.run_dir, log_level="WARNING")
+    await run_compared(factories, plan, say, results, extras={"pipeline": lambda s: pipeline_extras(s, plan, say)})
+    if "pipeline" in plan.systems and plan.info:
+        info_plan = replace(plan, latencies=(plan.latencies[0],), retention_latency_ms=-1)
+        await run_compared(
+            {"pipeline_info": lambda: PipelineSystem(infra, plan.run_dir, log_level="INFO", label="pipeline-info")},
+            info_plan,
+            say,
+            results,
         )
-        if plan.info:
-            info_plan = replace(plan, latencies=(plan.latencies[0],), retention_latency_ms=-1)
-            await guarded(
-                "pipeline_info",
-                lambda: run_system(
-                    "pipeline_info",
-                    lambda: PipelineSystem(infra, plan.run_dir, log_level="INFO", label="pipeline-info"),
-                    info_plan,
-                    say,
-                ),
-            )
-        if plan.scale_out:
-            await guarded("scale_out", lambda: scale_out(infra, plan, say))
+    if "pipeline" in plan.systems and plan.scale_out:
+        try:
+            results["scale_out"] = await scale_out(infra, plan, say)
+        except Exception as exc:
+            say(f"scale_out: FAILED: {type(exc).__name__}: {exc}")
+            results["errors"]["scale_out"] = f"{type(exc).__name__}: {exc}"
     return results
 
 

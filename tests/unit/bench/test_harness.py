@@ -52,8 +52,12 @@ async def test_quick_run_of_floor_and_direct(rabbitmq_url: str, redis_url: str, 
         systems=("floor", "direct"),
         open_fractions=(0.5,),
     )
-    results = await run_plan(Infra(rabbitmq_url, redis_url), plan, say=lambda _line: None)
+    said: list[str] = []
+    results = await run_plan(Infra(rabbitmq_url, redis_url), plan, say=said.append)
     assert results["errors"] == {}
+    runs = [line.split()[0] + " " + line.split()[4] for line in said if "latency" in line]
+    assert runs[:2] == ["floor c=1", "direct c=1"], "single callers side by side, before the ladders"
+    assert runs.count("floor c=1") == 1, "the single caller counts as the ladder's first rung"
     for system in ("floor", "direct"):
         data = results["systems"][system]["by_latency"]["0"]
         one = data["closed"][0]
