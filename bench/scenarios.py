@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, infrastructure_pids
 from bench.direct import DirectSystem
 from bench.floor.system import FloorSystem
 from bench.loadgen import RunResult, Target, closed_loop, open_loop
@@ -97,8 +99,62 @@ async def measure(
     probe_pattern: str | None = None,
     redis_url: str | None = None,
     curve: bool = False,
+    pause: Sequence[int] = (),
 ) -> Measurement:
-    """One closed-loop (``concurrency``) or open-loop (``rate``) run with the CPU of every process around it."""
+    """One closed-loop (``concurrency``) or open-loop (``rate``) run with the CPU of every process around it;
+    ``pause``: processes of the other systems, stopped (SIGSTOP) for the length of the run."""
+    with paused(pause):
+        return await _measure(
+            system,
+            target,
+            concurrency=concurrency,
+            rate=rate,
+            duration_s=duration_s,
+            warmup_s=warmup_s,
+            probe_pattern=probe_pattern,
+            redis_url=redis_url,
+            curve=curve,
+        )
+
+
+@contextlib.contextmanager
+def paused(pids: Sequence[int]) -> Iterator[None]:
+    """Stop processes for a while and let them go on after: an idle system beside the one measured still wakes
+    for its timers and heartbeats, and on two cores that is CPU taken from the measurement. Short pauses only
+    (one run): AMQP heartbeats are 60 s."""
+    stopped: list[int] = []
+    try:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def own_pids(system: System) -> list[int]:
+    """A system's own processes and its simulators, not the RabbitMQ and Redis it shares."""
+    shared = set(infrastructure_pids())
+    return [pid for name, pids in system.cpu_groups().items() if name not in shared for pid in pids] + list(
+        system.source_pids()
+    )
+
+
+async def _measure(
+    system: System,
+    target: Target,
+    *,
+    concurrency: int | None,
+    rate: float | None,
+    duration_s: float,
+    warmup_s: float,
+    probe_pattern: str | None,
+    redis_url: str | None,
+    curve: bool,
+) -> Measurement:
     groups = system.cpu_groups()
     sources = system.source_pids()
     meter = CpuMeter({**groups, "__sources": sources, "__bench": [os.getpid()]})
@@ -164,6 +220,7 @@ async def characterise(
     *,
     probe: tuple[str, str] | None = None,
     measured: Sequence[Measurement] = (),
+    pause: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Closed loop over the concurrencies (stopping once p99 passes the limit), then an open loop just under
     the best throughput found. ``probe``: (redis url, key pattern) to watch during the concurrency-32 run."""
@@ -183,6 +240,7 @@ async def characterise(
             probe_pattern=probe[1] if watch and probe else None,
             redis_url=probe[0] if watch and probe else None,
             curve=concurrency in plan.reported,
+            pause=pause,
         )
         say(_line(system.name, latency_ms, m))
         closed.append(m)
@@ -206,7 +264,9 @@ async def characterise(
         out["best"] = {"concurrency": best.data["concurrency"], "throughput": best.data["throughput"]}
         for fraction in plan.open_fractions:
             rate = max(1.0, best.run.throughput * fraction)
-            m = await measure(system, target, rate=rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s)
+            m = await measure(
+                system, target, rate=rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s, pause=pause
+            )
             say(_line(system.name, latency_ms, m))
             out["open"].append({"fraction": fraction, **m.data})
     return out
@@ -309,7 +369,9 @@ async def scale_out(infra: Infra, plan: Plan, say: Say) -> dict[str, Any]:
     }
 
 
-async def single_caller(system: System, plan: Plan, latency_ms: int, say: Say) -> Measurement:
+async def single_caller(
+    system: System, plan: Plan, latency_ms: int, say: Say, pause: Sequence[int] = ()
+) -> Measurement:
     """The closed loop at one caller: the run the latency targets compare between systems."""
     await system.set_latency(latency_ms)
     m = await measure(
@@ -319,6 +381,7 @@ async def single_caller(system: System, plan: Plan, latency_ms: int, say: Say) -
         duration_s=plan.duration_s,
         warmup_s=plan.warmup_s,
         curve=1 in plan.reported,
+        pause=pause,
     )
     say(_line(system.name, latency_ms, m))
     return m
@@ -348,12 +411,20 @@ async def run_compared(
         systems[name] = system
         results["systems"][name] = {"by_latency": {}}
         say(f"{name}: up in {time.monotonic() - started:.1f} s")
+
+    def others(name: str) -> list[int]:
+        return [pid for other, system in systems.items() if other != name for pid in own_pids(system)]
+
     try:
         for latency in plan.latencies:
             firsts: dict[str, list[Measurement]] = {}
             for name, system in list(systems.items()):
                 try:
-                    firsts[name] = [await single_caller(system, plan, latency, say)] if 1 in plan.concurrencies else []
+                    firsts[name] = (
+                        [await single_caller(system, plan, latency, say, others(name))]
+                        if 1 in plan.concurrencies
+                        else []
+                    )
                 except Exception as exc:
                     _failed(results, name, exc, say)
                     del systems[name]
@@ -363,7 +434,7 @@ async def run_compared(
                     probe = (system.infra.redis_url, f"{system.namespace}:asm:req:*")
                 try:
                     results["systems"][name]["by_latency"][str(latency)] = await characterise(
-                        system, plan, latency, say, probe=probe, measured=firsts.get(name, [])
+                        system, plan, latency, say, probe=probe, measured=firsts.get(name, []), pause=others(name)
                     )
                 except Exception as exc:
                     _failed(results, name, exc, say)
@@ -371,7 +442,8 @@ async def run_compared(
         for name, system in list(systems.items()):
             try:
                 if extras and name in extras:
-                    results["systems"][name].update(await extras[name](system))
+                    with paused(others(name)):
+                        results["systems"][name].update(await extras[name](system))
                 if isinstance(system, PipelineSystem):
                     results["systems"][name]["start_failures"] = system.start_failures
             except Exception as exc:

@@ -117,3 +117,22 @@ def test_refinement_tries_the_middle_between_the_last_good_and_the_first_bad_con
     assert refine_between([(1, 40.0), (8, 100.0), (32, 200.0)], limit) is None, "nothing past the limit"
     assert refine_between([(1, 400.0), (8, 500.0)], limit) is None, "nothing within the limit"
     assert refine_between([(32, 185.0), (64, 393.0)], limit) == 45
+
+
+def test_paused_processes_are_stopped_for_the_run_and_go_on_after() -> None:
+    import subprocess
+
+    from bench.scenarios import paused
+
+    def state(pid: int) -> str:
+        raw = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        return raw[raw.rfind(")") + 2]
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        with paused([child.pid, 2**22 + 7]):  # a pid that is gone is skipped
+            assert state(child.pid) == "T"
+        assert state(child.pid) != "T"
+    finally:
+        child.kill()
+        child.wait()
