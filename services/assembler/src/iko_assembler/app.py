@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,6 +70,8 @@ class Sweeper:
 
     async def _run(self) -> None:
         while True:
+            # While the sweep is out, every deadline noticed is one it may have missed: kept in _next_wake.
+            self._next_wake = math.inf
             try:
                 result = await self._store.sweep()
                 for closed in result.closed:
@@ -82,7 +85,10 @@ class Sweeper:
             delay = self._max_interval
             if result.next_due is not None:
                 delay = min(delay, max(result.next_due - result.now, 0.0))
-            self._next_wake = time.time() + delay
+            now = time.time()
+            delay = min(delay, max(self._next_wake - now, 0.0))
+            self._next_wake = now + delay
+            # No await since the sweep's result and the deadlines noticed meanwhile were taken into the delay.
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
