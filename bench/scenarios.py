@@ -103,58 +103,6 @@ async def measure(
 ) -> Measurement:
     """One closed-loop (``concurrency``) or open-loop (``rate``) run with the CPU of every process around it;
     ``pause``: processes of the other systems, stopped (SIGSTOP) for the length of the run."""
-    with paused(pause):
-        return await _measure(
-            system,
-            target,
-            concurrency=concurrency,
-            rate=rate,
-            duration_s=duration_s,
-            warmup_s=warmup_s,
-            probe_pattern=probe_pattern,
-            redis_url=redis_url,
-            curve=curve,
-        )
-
-
-@contextlib.contextmanager
-def paused(pids: Sequence[int]) -> Iterator[None]:
-    """Stop processes for a while and let them go on after: an idle system beside the one measured still wakes
-    for its timers and heartbeats, and on two cores that is CPU taken from the measurement. Short pauses only
-    (one run): AMQP heartbeats are 60 s."""
-    stopped: list[int] = []
-    try:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-                stopped.append(pid)
-        yield
-    finally:
-        for pid in stopped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
-
-def own_pids(system: System) -> list[int]:
-    """A system's own processes and its simulators, not the RabbitMQ and Redis it shares."""
-    shared = set(infrastructure_pids())
-    return [pid for name, pids in system.cpu_groups().items() if name not in shared for pid in pids] + list(
-        system.source_pids()
-    )
-
-
-async def _measure(
-    system: System,
-    target: Target,
-    *,
-    concurrency: int | None,
-    rate: float | None,
-    duration_s: float,
-    warmup_s: float,
-    probe_pattern: str | None,
-    redis_url: str | None,
-    curve: bool,
-) -> Measurement:
     groups = system.cpu_groups()
     sources = system.source_pids()
     meter = CpuMeter({**groups, "__sources": sources, "__bench": [os.getpid()]})
@@ -164,11 +112,12 @@ async def _measure(
         await probe.__aenter__()
     meter.start()
     try:
-        if concurrency is not None:
-            run = await closed_loop(target, concurrency, duration_s, warmup_s)
-        else:
-            assert rate is not None
-            run = await open_loop(target, rate, duration_s, warmup_s)
+        with paused(pause):
+            if concurrency is not None:
+                run = await closed_loop(target, concurrency, duration_s, warmup_s)
+            else:
+                assert rate is not None
+                run = await open_loop(target, rate, duration_s, warmup_s)
     finally:
         delta = meter.stop()
         if probe is not None:
@@ -195,6 +144,32 @@ async def _measure(
     if probe is not None:
         data["retention"] = probe.result.to_json()
     return Measurement(run, data)
+
+
+@contextlib.contextmanager
+def paused(pids: Sequence[int]) -> Iterator[None]:
+    """Stop processes for a while and let them go on after: an idle system beside the one measured still wakes
+    for its timers and heartbeats, and on two cores that is CPU taken from the measurement. Short pauses only
+    (one run): AMQP heartbeats are 60 s."""
+    stopped: list[int] = []
+    try:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def own_pids(system: System) -> list[int]:
+    """A system's own processes and its simulators, not the RabbitMQ and Redis it shares."""
+    shared = set(infrastructure_pids())
+    return [pid for name, pids in system.cpu_groups().items() if name not in shared for pid in pids] + list(
+        system.source_pids()
+    )
 
 
 def _p99(m: Measurement) -> float:
