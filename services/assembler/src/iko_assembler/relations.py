@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from iko_shared.contracts import Identifier, RelationPlan, SourceQuery
 from iko_shared.identifiers import identifier_problem
-from iko_shared.profiles import compile_jq
+from iko_shared.profiles import run_jq
 
 from iko_assembler.store import ChildQuery
 
@@ -73,8 +72,7 @@ def expanding_keys(plans: list[RelationPlan], local_keys: list[str]) -> set[str]
 
 def _selected(select: str, data: Any) -> list[str]:
     values: list[str] = []
-    # As text made by orjson: the binding's input_value converts through the json module.
-    for value in compile_jq(select).input_text(orjson.dumps(data).decode()).all():
+    for value in run_jq(select, data).all():
         if isinstance(value, str | int) and not isinstance(value, bool):
             text = str(value)
             if text not in values:

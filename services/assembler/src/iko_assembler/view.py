@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from iko_shared.contracts import SCHEMA_VERSION, FragmentError, LookupCompleted, SourceResult
 from iko_shared.logging import get_logger
-from iko_shared.profiles import compile_jq
+from iko_shared.profiles import run_jq
 
 from iko_assembler.store import ClosedRequest
 
@@ -38,8 +37,7 @@ def apply_transform(transform: str | None, answer: dict[str, Any]) -> Any:
     if transform is None:
         return {key: result["data"] for key, result in answer["sources"].items()}
     try:
-        # Handed to jq as text made by orjson: the binding's own conversion goes through the json module.
-        return compile_jq(transform).input_text(orjson.dumps(answer).decode()).first()
+        return run_jq(transform, answer).first()
     except ValueError as exc:
         # A transform that fails on this answer must not lose the answer itself.
         log.warning("view.transform_failed", error=str(exc).splitlines()[0])

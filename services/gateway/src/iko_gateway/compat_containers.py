@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from iko_shared.profiles import compile_jq
+from iko_shared.profiles import run_jq
 
 MAX_PAGE_SIZE = 10_000
 
@@ -436,7 +436,7 @@ def shape_container(items: list[Any], param: ContainerParam) -> list[Any] | dict
 
 
 def _paths(expression: str, view: Any) -> list[list[str | int]]:
-    found = compile_jq(f"[path({expression})]").input_value(view).first()
+    found = run_jq(f"[path({expression})]", view).first()
     return found if isinstance(found, list) else []
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iko_shared.profiles import Profile, RelationSpec, SourceSpec, compile_jq
+from iko_shared.profiles import Profile, RelationSpec, SourceSpec, run_jq
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -105,7 +105,7 @@ def view_schema(profile: Profile) -> dict[str, Any]:
         view: Any = {key: result["data"] for key, result in answer["sources"].items()}
     else:
         try:
-            view = compile_jq(profile.transform).input_value(answer).first()
+            view = run_jq(profile.transform, answer).first()
         except ValueError:
             view = None
     schema: dict[str, Any] = infer(view) if isinstance(view, dict) else {"type": "object"}

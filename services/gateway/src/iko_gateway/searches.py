@@ -10,7 +10,7 @@ from typing import Any
 
 from iko_shared.contracts import RequestContext, SourceQuery
 from iko_shared.identifiers import identifier_problem
-from iko_shared.profiles import FilterSpec, Profile, SearchAction, compile_jq
+from iko_shared.profiles import FilterSpec, Profile, SearchAction, run_jq
 from pydantic import BaseModel, ConfigDict, Field
 
 from iko_gateway.lookups import Ask, LookupService
@@ -96,9 +96,8 @@ def search_params(action: SearchAction, filters: dict[str, str | int | bool]) ->
 
 
 def rows_of(action: SearchAction, data: Any) -> list[dict[str, Any]]:
-    rows = compile_jq(action.rows).input_value(data).all() if data is not None else []
-    columns = [(c.key, compile_jq(c.value)) for c in action.columns]
-    return [{key: program.input_value(row).first() for key, program in columns} for row in rows]
+    rows = run_jq(action.rows, data).all() if data is not None else []
+    return [{c.key: run_jq(c.value, row).first() for c in action.columns} for row in rows]
 
 
 async def run_search(
@@ -139,7 +138,7 @@ async def run_search(
     data = result.get("data") if result["status"] == "ok" else None
     rows = rows_of(action, data)
     if action.paging == "source":
-        total = compile_jq(action.total).input_value(data).first() if data is not None else 0
+        total = run_jq(action.total, data).first() if data is not None else 0
         page_rows = rows
     else:
         total = len(rows)

@@ -10,6 +10,7 @@ from iko_shared.profiles.model import (
     SourceSpec,
     TimeoutPolicy,
     compile_jq,
+    run_jq,
 )
 from iko_shared.profiles.plan import lookup_plan, queries_for, relation_plans
 
@@ -29,4 +30,5 @@ __all__ = [
     "lookup_plan",
     "queries_for",
     "relation_plans",
+    "run_jq",
 ]
