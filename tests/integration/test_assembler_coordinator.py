@@ -10,7 +10,7 @@ from iko_assembler.coordinator import Coordinator
 from iko_assembler.store import RedisAssemblerStore
 from iko_shared.contracts import FragmentForwarded, LookupRequested
 
-from tests.integration.test_assembler_store import fragment, related_request
+from tests.integration.test_assembler_store import ROOT, fragment, related_request
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +83,26 @@ async def test_a_relation_is_asked_and_the_request_closes_with_its_branch(redis,
     assert answer["branches"]["partners[0]"]["identifier"]["value"] == PARTNER
     if replica == "registered it":
         assert len(registering._known) == 0, "a published request's relations are not kept"
+
+
+@pytest.mark.parametrize("replica", ["registered it", "another"])
+async def test_a_relation_leading_back_to_the_looked_up_person_does_not_ask_it_again(redis, namespace, replica):
+    store = RedisAssemblerStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+    outbox = Outbox()
+    registering = Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    receiving = registering if replica == "registered it" else Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    req = related_request()
+    await registering.on_request(req)
+    await receiving.on_fragment(fragment(req, "zgw"))
+    # A record that names the looked-up person among their own partners: the relation selects the root BSN too.
+    brp = fragment(req, "brp").model_copy(update={"data": {"partners": [ROOT, PARTNER]}})
+    await receiving.on_fragment(brp)
+    [followup] = outbox.lookups
+    asked = [(q.source, q.operation, q.identifier.value if q.identifier else None) for q in followup.queries]
+    assert asked == [("brp", "op", PARTNER), ("zgw", "op", PARTNER)]
+    for key in ("partners[1].brp", "partners[1].zgw"):
+        await receiving.on_fragment(fragment(req, key))
+    [answer] = outbox.replies
+    assert answer["status"] == "complete"
+    assert set(answer["sources"]) == {"brp", "zgw", "partners[1].brp", "partners[1].zgw"}
+    assert answer["branches"]["partners[0]"]["keys"] == [], "the branch to the root asks nothing of its own"

@@ -365,3 +365,72 @@ async def test_an_expansion_for_a_fragment_that_starts_nothing_is_ignored(store)
     done = await store.record(fragment(req, "zgw"))
     assert done.closed is not None
     assert set(done.closed.expected) == {"brp", "zgw"}
+
+
+# -- the root is asked once: a relation leading back to it asks nothing --------------------------------------
+
+ROOT = "999993653"  # request()'s identifier
+
+
+async def test_a_relation_leading_back_to_the_looked_up_person_asks_it_no_more(store, redis):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    assert (await store.record(fragment(req, "brp"))).outcome == "expand"
+    selected = children("partners[0]", ROOT) + children("partners[1]", "999990408")
+    branches = {"partners[0]": {"relation": "partners"}, "partners[1]": {"relation": "partners"}}
+    outcome, accepted, closed = await store.extend(req.request_id, "brp", selected, branches, [])
+    assert (outcome, closed) == ("extended", None)
+    assert accepted == ["partners[1].brp", "partners[1].zgw"], "the root's brp and zgw are asked already"
+    assert (await store.record(fragment(req, "partners[0].brp"))).outcome == "unexpected"
+    assert (await store.record(fragment(req, "partners[1].brp"))).outcome == "recorded"
+    done = await store.record(fragment(req, "partners[1].zgw"))
+    assert done.closed is not None, "a child dropped as asked already is not waited for"
+    assert done.closed.closed_by == "all_sources"
+    assert set(done.closed.expected) == {"brp", "zgw", "partners[1].brp", "partners[1].zgw"}
+    await store.finish(req.request_id)
+    assert await request_keys(redis, store) == []
+
+
+async def test_a_relation_selecting_only_the_looked_up_person_closes_the_request_at_once(store):
+    req = related_request()
+    await store.register(req)
+    await store.record(fragment(req, "zgw"))
+    recorded = await store.record(fragment(req, "brp"), (children("partners[0]", ROOT), {}, []))
+    assert (recorded.outcome, recorded.accepted) == ("closed_now", [])
+    assert recorded.closed is not None
+    assert recorded.closed.closed_by == "all_sources"
+    assert set(recorded.closed.expected) == {"brp", "zgw"}
+
+
+async def test_an_early_fragment_leading_back_to_the_root_asks_it_no_more(store):
+    req = related_request()
+    await store.record(fragment(req, "zgw"))
+    await store.record(fragment(req, "brp"))
+    registered = await store.register(req)
+    assert [key for key, _ in registered.expand_now] == ["brp"]
+    outcome, accepted, closed = await store.extend(req.request_id, "brp", children("partners[0]", ROOT), {}, [])
+    assert (outcome, accepted) == ("closed_now", [])
+    assert closed is not None
+    assert set(closed.expected) == {"brp", "zgw"}
+
+
+async def test_a_root_query_about_someone_else_is_asked_once_for_that_one(store):
+    other = "999990408"
+    base = related_request()
+    about_other = SourceQuery(key="zgw", source="zgw", operation="op", identifier=Identifier(type="bsn", value=other))
+    req = base.model_copy(update={"queries": [base.queries[0], about_other]})
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    selected = children("partners[0]", other) + children("partners[1]", ROOT)
+    _, accepted, _ = await store.extend(req.request_id, "brp", selected, {}, [])
+    # The root zgw query was about `other`, not the request's identifier: only that question is asked already.
+    assert accepted == ["partners[0].brp", "partners[1].zgw"]
+
+
+async def test_a_search_marks_nothing_as_asked(store):
+    req = related_request().model_copy(update={"identifier": None})
+    await store.register(req)
+    await store.record(fragment(req, "brp"))
+    _, accepted, _ = await store.extend(req.request_id, "brp", children("partners[0]", ROOT), {}, [])
+    assert accepted == ["partners[0].brp", "partners[0].zgw"]

@@ -75,7 +75,7 @@ end
 
 if command == 'register' then
     -- ARGV: id, meta, deadline_ms, grace_ms, keep_ms, lease_ms, stream, n, key1..keyN, desc1..descN,
-    --       m, expanding1..expandingM
+    --       m, expanding1..expandingM, t, token1..tokenT
     local id, meta = ARGV[2], ARGV[3]
     local deadline, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
     local keep, lease, stream = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
@@ -98,6 +98,12 @@ if command == 'register' then
         pending = pending + 1
         local early = redis.call('HGET', req, 'f:' .. key)
         if early then table.insert(expand_now, {key, early}) end
+    end
+    -- The root queries are asked already: a relation leading back to them must not ask them again. Marked
+    -- before any expansion (an early fragment's too), and not counted: the roots are expected above.
+    local t_at = m_at + 1 + tonumber(ARGV[m_at])
+    for i = 1, tonumber(ARGV[t_at]) do
+        redis.call('HSET', req, 'd:' .. ARGV[t_at + i], 1)
     end
     redis.call('HSET', req, 'pending', pending)
     redis.call('PEXPIRE', req, math.max(deadline - now, 0) + grace)

@@ -15,7 +15,7 @@ from iko_shared.contracts import Identifier, RelationPlan, SourceQuery
 from iko_shared.identifiers import identifier_problem
 from iko_shared.profiles import run_jq
 
-from iko_assembler.store import ChildQuery
+from iko_assembler.store import ChildQuery, dedup_token
 
 _SEGMENT = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\[(?P<index>\d+)\]$")
 
@@ -114,7 +114,7 @@ def expand(relations: list[RelationPlan], parent_key: str, fragment: dict[str, A
                     ChildQuery(
                         key=query.key,
                         descriptor={"source": query.source, "relation": plan.name, "branch": branch},
-                        dedup_token=f"{query.source}|{query.operation}|{identifier.type}:{value}",
+                        dedup_token=dedup_token(query.source, query.operation, identifier),
                         expanding=template.key in nested_from,
                     )
                 )

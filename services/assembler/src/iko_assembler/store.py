@@ -7,7 +7,7 @@ from importlib.resources import files
 from typing import Any
 
 import orjson
-from iko_shared.contracts import FragmentProduced, LookupRequested
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested
 from redis.asyncio import Redis
 
 RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
@@ -113,6 +113,23 @@ def _expansion_args(children: list[ChildQuery], branches: dict[str, dict[str, An
     return args
 
 
+def dedup_token(source: str, operation: str, identifier: Identifier) -> str:
+    """What makes two queries of one request the same question: asked once, whether root or relation child."""
+    return f"{source}|{operation}|{identifier.type}:{identifier.value}"
+
+
+def root_tokens(request: LookupRequested) -> list[str]:
+    """The dedup tokens of the request's own queries; a query about nobody (a search's) has none."""
+    tokens: list[str] = []
+    for query in request.queries:
+        identifier = query.identifier or request.identifier
+        if identifier is not None:
+            token = dedup_token(query.source, query.operation, identifier)
+            if token not in tokens:
+                tokens.append(token)
+    return tokens
+
+
 def descriptor(source: str, **extra: Any) -> bytes:
     return orjson.dumps({"source": source, **extra})
 
@@ -162,6 +179,7 @@ class RedisAssemblerStore:
         descriptors = [descriptor(q.source) for q in request.queries]
         # A root fragment starts relations when a top-level relation is rooted at its key.
         expanding = sorted({r.from_key for r in request.relations} & set(keys))
+        tokens = root_tokens(request)
         reply = await self._call(
             self._request_key(request.request_id),
             "register",
@@ -177,6 +195,8 @@ class RedisAssemblerStore:
             *descriptors,
             len(expanding),
             *expanding,
+            len(tokens),
+            *tokens,
         )
         outcome = _text(reply[0])
         if outcome == "closed_now":
