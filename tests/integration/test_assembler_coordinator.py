@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from iko_assembler.coordinator import Coordinator
 from iko_assembler.store import RedisAssemblerStore
-from iko_shared.contracts import FragmentForwarded, LookupRequested
+from iko_shared.contracts import FragmentForwarded, Identifier, LookupRequested
 
 from tests.integration.test_assembler_store import ROOT, fragment, related_request
 
@@ -20,11 +20,14 @@ PARTNER = "999990408"
 class Outbox:
     def __init__(self) -> None:
         self.replies: list[dict[str, Any]] = []
+        self.forwards: list[tuple[str, FragmentForwarded]] = []
         self.lookups: list[LookupRequested] = []
 
     async def send_reply(self, reply_to: str, request_id: str, message: dict[str, Any] | FragmentForwarded) -> None:
-        assert isinstance(message, dict)
-        self.replies.append(message)
+        if isinstance(message, FragmentForwarded):
+            self.forwards.append((reply_to, message))
+        else:
+            self.replies.append(message)
 
     async def send_lookup(self, request: LookupRequested) -> None:
         self.lookups.append(request)
@@ -106,3 +109,22 @@ async def test_a_relation_leading_back_to_the_looked_up_person_does_not_ask_it_a
     assert answer["status"] == "complete"
     assert set(answer["sources"]) == {"brp", "zgw", "partners[1].brp", "partners[1].zgw"}
     assert answer["branches"]["partners[0]"]["keys"] == [], "the branch to the root asks nothing of its own"
+
+
+async def test_a_streamed_fragment_is_forwarded_with_whom_it_is_about(redis, namespace):
+    store = RedisAssemblerStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+    outbox = Outbox()
+    coordinator = Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    req = related_request().model_copy(update={"stream": True})
+    await coordinator.on_request(req)
+    root = Identifier(type="bsn", value=ROOT)
+    partner = Identifier(type="bsn", value=PARTNER)
+    await coordinator.on_fragment(with_partner(req).model_copy(update={"subject": root}))
+    await coordinator.on_fragment(fragment(req, "zgw"))  # from a connector that names no subject
+    await coordinator.on_fragment(fragment(req, "partners[0].brp").model_copy(update={"subject": partner}))
+    forwarded = [(reply_to, f.key, f.seq, f.subject) for reply_to, f in outbox.forwards]
+    assert forwarded == [
+        (req.reply_to, "brp", 1, root),
+        (req.reply_to, "zgw", 2, None),
+        (req.reply_to, "partners[0].brp", 3, partner),
+    ]

@@ -114,6 +114,7 @@ class Coordinator:
             key=fragment.key,
             seq=seq,
             result=source_result(fragment.source, fragment.model_dump(mode="json", include=RESULT_FIELDS)),
+            subject=fragment.subject,
         )
         await self._send_reply(reply_to, fragment.request_id, forwarded)
 
