@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from iko_gateway.auth import (
+    ApiKeyEntry,
     ApiKeysFileError,
     Authenticator,
     AuthError,
@@ -213,8 +214,22 @@ def test_caller_has_any() -> None:
     assert not reader.has_any(["beheer"])
     assert not Caller(kind="jwt", subject="s", client=None, user="u").has_any(["lezen"])
     assert Caller(kind="dev", subject="dev", client="dev", user="dev", all_roles=True).has_any(["x"])
-    assert reader.rate_key == "jwt:c"
-    assert Caller(kind="jwt", subject="s", client=None, user="u").rate_key == "jwt:s"
+    assert reader.rate_key == "jwt:c:s"
+    assert Caller(kind="jwt", subject="s", client=None, user="u").rate_key == "jwt::s"
+
+
+def test_rate_key_is_per_user_within_a_client() -> None:
+    def key(client: str | None, subject: str) -> str:
+        return Caller(kind="jwt", subject=subject, client=client, user="u").rate_key
+
+    # Every Valtimo user carries azp=valtimo: each counts on their own.
+    assert key("valtimo", "user-1") != key("valtimo", "user-2")
+    assert key("valtimo", "user-1") != key("zac", "user-1")
+    # A ':' in a client or subject cannot make two callers share a key.
+    assert key("a:b", "c") != key("a", "b:c")
+    assert key("a%3Ab", "c") != key("a:b", "c")
+    entry = ApiKeyEntry(client="zaaksysteem", key_sha256="0" * 64)
+    assert entry.caller().rate_key == "api_key:zaaksysteem:zaaksysteem"
 
 
 def test_problem_for_a_forbidden_caller() -> None:

@@ -31,5 +31,14 @@ class Caller:
 
     @property
     def rate_key(self) -> str:
-        """The identity a rate limit counts against: the client application, else the subject."""
-        return f"{self.kind}:{self.client or self.subject}"
+        """The identity a rate limit and the in-flight cap count against: one end user within one client.
+
+        Per user, not per client: every user of a shared front end (Valtimo) carries the same ``azp``, so one
+        busy user would otherwise exhaust everyone's limit. An API key's subject is its client name. The parts
+        are escaped so that no client or subject containing ``:`` can share another caller's key.
+        """
+        return ":".join(_escaped(part) for part in (self.kind, self.client or "", self.subject))
+
+
+def _escaped(part: str) -> str:
+    return part.replace("%", "%25").replace(":", "%3A")
