@@ -59,6 +59,10 @@ class RequestContext(Contract):
     doelbinding: str | None = None
     verwerking: str | None = None
     gebruiker: str | None = None
+    # Who asks, as an opaque token (the gateway's caller key: client and end user): the connectors use it to
+    # tell callers apart (a source failure counts against the source only when more than one caller meets it).
+    # Never sent to a source.
+    caller: str | None = None
 
 
 class LookupRequested(Contract):
@@ -102,6 +106,8 @@ class FragmentProduced(Contract):
     duration_ms: float
     # The request's deadline travels along, so the assembler can expire a fragment that beats its request.
     deadline: float
+    # Whom the fragment is about (the query's identifier, else the request's): the audit trail names it.
+    subject: Identifier | None = None
 
 
 class SourceResult(Contract):
@@ -130,6 +136,8 @@ class FragmentForwarded(Contract):
     key: str
     seq: int
     result: SourceResult
+    # Whom the fragment is about: a streamed relation branch is recorded with its own subject.
+    subject: Identifier | None = None
 
 
 class LookupCompleted(Contract):
@@ -158,6 +166,14 @@ class DisclosedSource(Contract):
     operation: str
     fields: list[str]
     status: str
+
+
+class DisclosedSubject(Contract):
+    """One person or company whose data was disclosed, with what of it: a data subject's inzage request finds
+    every record that names them here."""
+
+    identifier: Identifier
+    sources: list[DisclosedSource]
 
 
 class AuditRecorded(Contract):
@@ -190,6 +206,8 @@ class AuditRecorded(Contract):
     identifier: Identifier | None = None
     search: dict[str, Any] | None = None
     disclosed: list[DisclosedSource]
+    # Every data subject disclosed: the looked-up one, each relation branch's, each search row's.
+    subjects: list[DisclosedSubject] = Field(default_factory=list)
     outcome: str
     started_at: datetime
     ended_at: datetime

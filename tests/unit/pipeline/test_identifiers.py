@@ -38,3 +38,22 @@ def test_rsin_uses_the_elfproef_and_vestigingsnummer_has_twelve_digits():
     assert identifier_problem("rsin", "85758797") == "an RSIN has exactly 9 digits"
     assert identifier_problem("vestigingsnummer", "000038509504") is None
     assert identifier_problem("vestigingsnummer", "38509504") == "a vestigingsnummer has exactly 12 digits"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("bsn", "999993653\n"),  # the elfproef once parsed the newline and answered 500
+        ("bsn", "\u0669\u0669\u0669\u0669\u0669\u0669\u0663\u0666\u0665\u0663"[:9]),  # Arabic-Indic digits
+        ("bsn", "\uff19\uff19\uff19\uff19\uff19\uff13\uff16\uff15\uff13"),  # full-width 999993653
+        ("bsn", " 999993653"),
+        ("rsin", "857587973\n"),
+        ("kvk", "69599084\n"),
+        ("kvk", "\uff16\uff19\uff15\uff19\uff19\uff10\uff18\uff14"),
+        ("vestigingsnummer", "000038509504\n"),
+        ("vestigingsnummer", "00003850950\u0664"),
+    ],
+)
+def test_identifiers_are_ascii_digits_of_exact_length_and_nothing_after(kind, value):
+    assert identifier_problem(kind, value) is not None
+    assert not passes_elfproef(value)

@@ -73,9 +73,9 @@ MINIMAL = "identifiers: [bsn]\npurposes: [p]\nsources:\n  brp: {operation: R}\n"
             "not a source here",
         ),
         (
-            MINIMAL + "searches:\n  s:\n    source: brp\n    operation: Z\n    columns:\n"
-            "      - {key: a, title: A, value: '.['}\n",
-            10,
+            MINIMAL + "searches:\n  s:\n    source: brp\n    operation: Z\n    subject: {type: bsn, value: .b}\n"
+            "    columns:\n      - {key: a, title: A, value: '.['}\n",
+            11,
             "searches.s.columns.0.value",
             "not a valid jq expression",
         ),

@@ -117,14 +117,27 @@ class Column(Strict):
     _value = field_validator("value")(check_jq)
 
 
+class SubjectSpec(Strict):
+    """Whose data one search row is: the audit trail names that person or company."""
+
+    type: IdentifierType
+    value: str = Field(description="jq over one row: its identifier")
+
+    _value = field_validator("value")(check_jq)
+
+
 class SearchAction(Strict):
     title: str = ""
     source: str = Field(pattern=NAME)
     operation: str
     fields: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    # Roles that may run this action (empty: every role of the profile), as a source's roles within a profile.
+    roles: list[str] = Field(default_factory=list)
     filters: dict[str, FilterSpec] = Field(default_factory=dict)
     rows: str = Field(".[]", description="jq over the source's answer: one value per row")
+    # Required: a search discloses the persons or companies in its rows, and each must be named in the record.
+    subject: SubjectSpec
     columns: list[Column] = Field(min_length=1)
     # "source": the source pages (params below); "local": IKO pages the rows the source returned.
     paging: Literal["local", "source"] = "local"
