@@ -221,10 +221,11 @@ async def test_exactly_one_audit_record_per_lookup_with_who_why_what_and_no_data
     assert "naam" in disclosed["brp"].fields
     assert disclosed["partners[0].brp"].fields == ["burgerservicenummer", "naam", "geboorte", "overlijden"]
     assert record.outcome == answer["status"]
-    # The record holds no fetched data: not the person's name, not a partner's BSN.
+    # The record names every data subject (the partner too), and holds no other fetched data: not the name.
     raw = record.model_dump_json()
     assert answer["sources"]["brp"]["data"]["naam"]["geslachtsnaam"] not in raw
-    assert answer["branches"]["partners[0]"]["identifier"]["value"] not in raw
+    partner = answer["branches"]["partners[0]"]["identifier"]["value"]
+    assert partner in {s.identifier.value for s in record.subjects}
 
 
 async def test_a_search_is_recorded_too(gateway, audit_queue):

@@ -1,4 +1,6 @@
-"""IKO Server compatibility, without HTTP: containerParam decoding, filters, sorting, paging, endpoint params."""
+"""IKO Server compatibility, without HTTP: containerParam decoding, filters, sorting, paging, the view schema.
+
+What an ``/endpoints`` call may do is decided in ``decisions`` (tests/unit/gateway/test_decisions.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import base64
 import json
 
 import pytest
-from iko_gateway.compat import CompatError, detail_identifier, endpoint_params
 from iko_gateway.compat_containers import (
     ContainerParam,
     ContainerParamError,
@@ -248,51 +249,6 @@ def test_a_missing_or_null_container_becomes_an_empty_page():
     assert shaped["zaken"]["totalElements"] == 0
     untouched, _ = apply_container_params({}, {"zaken": ".zaken"}, [ContainerParam("zaken", Pageable(0, 5))])
     assert untouched == {}
-
-
-# --- endpoint parameters and ids ---
-
-
-def test_endpoint_params_are_typed():
-    params = endpoint_params(
-        [
-            ("geslachtsnaam", "Moulin"),
-            ("huisnummer", "12"),
-            ("burgerservicenummer", "999993653,999995248"),
-            ("inclusiefOverledenPersonen", "True"),
-            ("include", "hoofdvestiging"),
-            ("include", "vestigingen"),
-            ("postcode", "1234AB"),
-            ("leeg", ""),
-        ]
-    )
-    assert params == {
-        "geslachtsnaam": "Moulin",
-        "huisnummer": 12,
-        "burgerservicenummer": ["999993653", "999995248"],
-        "inclusiefOverledenPersonen": True,
-        "include": ["hoofdvestiging", "vestigingen"],
-        "postcode": "1234AB",
-    }
-
-
-@pytest.mark.parametrize(("name", "value"), [("huisnummer", "twaalf"), ("geoData", "misschien")])
-def test_endpoint_params_that_do_not_convert_are_400(name, value):
-    with pytest.raises(CompatError) as caught:
-        endpoint_params([(name, value)])
-    assert caught.value.status == 400
-    assert name in caught.value.message
-
-
-def test_detail_ids():
-    assert detail_identifier("brp", "999993653")[0].type == "bsn"  # type: ignore[union-attr]
-    assert detail_identifier("kvk", "69599084")[0].type == "kvk"  # type: ignore[union-attr]
-    assert detail_identifier("zgw", "999993653")[0].type == "bsn"  # type: ignore[union-attr]
-    assert detail_identifier("kvk", "000037178598") == (None, {"vestigingsnummer": "000037178598"})
-    for connector, bad in [("brp", "69599084"), ("brp", "999993654"), ("zgw", "abc")]:
-        with pytest.raises(CompatError) as caught:
-            detail_identifier(connector, bad)
-        assert caught.value.status == 400
 
 
 # --- schema ---

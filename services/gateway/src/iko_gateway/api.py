@@ -12,18 +12,19 @@ import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from iko_shared.contracts import Identifier
-from iko_shared.identifiers import identifier_problem
 from iko_shared.profiles import Profile
 from pydantic import BaseModel, ConfigDict, Field
 
-from iko_gateway.access import may_receive, plan_for, purpose_for, require_profile, visible_profiles
+from iko_gateway.access import may_receive
+from iko_gateway.audit import Auditor, StreamDisclosure
 from iko_gateway.auth.caller import Caller
-from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError, profile_ask
+from iko_gateway.decisions import Ask, Stated
+from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
-from iko_gateway.searches import SearchBody, SearchFailedError, SearchInputError, run_search
+from iko_gateway.searches import SearchBody, SearchFailedError, run_search
 from iko_gateway.security import CallerDep
-from iko_gateway.state import auditor_of, service_of, settings_of
+from iko_gateway.state import auditor_of, decider_of, service_of
 
 router = APIRouter(prefix="/api/v1", tags=["IKO"])
 
@@ -68,15 +69,6 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"description": described[c], "content": {"application/problem+json": {}}} for c in codes}
 
 
-def profile_or_404(request: Request, name: str, caller: Caller) -> Profile | Response:
-    """The profile, when it exists and the caller may use it (403 otherwise, see ``access``)."""
-    found = service_of(request).profiles.get(name)
-    if found is None:
-        return problem(404, "Unknown profile", f"there is no profile {name!r}")
-    require_profile(found, caller)
-    return found
-
-
 def profile_summary(profile: Profile, caller: Caller) -> dict[str, Any]:
     return {
         "name": profile.name,
@@ -94,6 +86,7 @@ def profile_summary(profile: Profile, caller: Caller) -> dict[str, Any]:
                 "columns": [{"key": c.key, "title": c.title} for c in action.columns],
             }
             for key, action in profile.searches.items()
+            if caller.has_any(action.roles)
         ],
         "timeout": profile.timeout.model_dump(),
     }
@@ -101,14 +94,12 @@ def profile_summary(profile: Profile, caller: Caller) -> dict[str, Any]:
 
 @router.get("/profiles", summary="The profiles the caller may use", responses=_problems(401))
 async def list_profiles(request: Request, caller: CallerDep) -> list[dict[str, Any]]:
-    return [profile_summary(p, caller) for p in visible_profiles(service_of(request).profiles, caller)]
+    return [profile_summary(p, caller) for p in decider_of(request).visible(caller)]
 
 
 @router.get("/profiles/{profile}", summary="One profile", responses=_problems(401, 403, 404))
 async def get_profile(profile: str, request: Request, caller: CallerDep) -> Response:
-    found = profile_or_404(request, profile, caller)
-    if isinstance(found, Response):
-        return found
+    found = decider_of(request).profile(caller, profile)
     detail = {**profile_summary(found, caller), "definition": found.model_dump(mode="json", by_alias=True)}
     return JSONResponse(detail)
 
@@ -122,9 +113,7 @@ async def get_profile(profile: str, request: Request, caller: CallerDep) -> Resp
     },
 )
 async def get_profile_schema(profile: str, request: Request, caller: CallerDep) -> Response:
-    found = profile_or_404(request, profile, caller)
-    if isinstance(found, Response):
-        return found
+    found = decider_of(request).profile(caller, profile)
     return JSONResponse(answer_schema(found), media_type="application/schema+json")
 
 
@@ -149,31 +138,21 @@ def _sse(event: str, data: bytes) -> bytes:
 )
 async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Request, caller: CallerDep) -> Response:
     service = service_of(request)
-    found = profile_or_404(request, profile, caller)
-    if isinstance(found, Response):
-        return found
-    if body.identifier.type not in found.identifiers:
-        return problem(
-            422,
-            "Wrong identifier type",
-            f"profile {profile!r} looks up by {', '.join(found.identifiers)}, not {body.identifier.type}",
-        )
-    why = identifier_problem(body.identifier.type, body.identifier.value)
-    if why is not None:
-        return problem(422, "Malformed identifier", why)
-    context = purpose_for(
-        found, caller, body.doelbinding, body.verwerking, request.headers, settings_of(request).dev_mode
-    )
-    plan = plan_for(found, caller)
-    ask = profile_ask(found, body.identifier, plan.queries, plan.relations, body.timeout_ms, context)
+    stated = Stated.of(body.doelbinding, body.verwerking, request.headers)
+    ask = decider_of(request).lookup(caller, profile, body.identifier, body.timeout_ms, stated)
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
-    audit = partial(auditor_of(request).record_lookup, ask, request_id=request_id, caller=caller, started_at=started)
+    auditor = auditor_of(request)
+    audit = partial(auditor.record_lookup, ask, request_id=request_id, caller=caller, started_at=started)
     if EVENT_STREAM in request.headers.get("accept", ""):
-        # A stream discloses as it goes: the record of what may be disclosed comes first.
-        await audit(answer=None, outcome="streamed")
+        # A stream discloses as it goes: what may be disclosed is recorded before the first event, and what was
+        # sent when the stream ends, however it ends.
+        await audit(answer=None, outcome="stream_started")
+        disclosure = StreamDisclosure(ask)
         return StreamingResponse(
-            _stream(service, ask, request_id), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"}
+            _stream(service, ask, request_id, disclosure, auditor, partial(audit, answer=None)),
+            media_type=EVENT_STREAM,
+            headers={"Cache-Control": "no-store"},
         )
     try:
         raw = await service.ask(ask, request_id)
@@ -186,14 +165,32 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
     return Response(raw, media_type="application/json")
 
 
-async def _stream(service: LookupService, ask: Ask, request_id: str) -> AsyncIterator[bytes]:
+async def _stream(
+    service: LookupService,
+    ask: Ask,
+    request_id: str,
+    disclosure: StreamDisclosure,
+    auditor: Auditor,
+    audit: partial[Any],
+) -> AsyncIterator[bytes]:
     try:
         async for event, data in service.stream(ask, request_id):
-            yield _sse(event, data)
+            chunk = _sse(event, data)
+            # Counted before it is handed on: a chunk the client may have received is in the record.
+            disclosure.sent(event, data)
+            yield chunk
     except PublishFailedError:
+        disclosure.failed("not_accepted")
         yield _sse("error", b'{"status": 503, "title": "Lookup not accepted"}')
     except NoAnswerError:
+        disclosure.failed("no_answer")
         yield _sse("error", b'{"status": 504, "title": "No answer"}')
+    finally:
+        # Also when the client went away mid-stream: this generator may be cancelled or closed here, where
+        # nothing can be awaited, so the record of what was sent goes out on a task of its own.
+        auditor.record_later(
+            audit(outcome=disclosure.outcome(), disclosed=disclosure.disclosed(), subjects=disclosure.subjects())
+        )
 
 
 @router.post(
@@ -202,33 +199,33 @@ async def _stream(service: LookupService, ask: Ask, request_id: str) -> AsyncIte
     responses=_problems(401, 403, 404, 413, 422, 429, 502, 503, 504),
 )
 async def search(profile: str, body: Annotated[SearchBody, Body()], request: Request, caller: CallerDep) -> Response:
-    found = profile_or_404(request, profile, caller)
-    if isinstance(found, Response):
-        return found
-    if body.action not in found.searches:
-        return problem(404, "Unknown search action", f"profile {profile!r} has no action {body.action!r}")
-    context = purpose_for(
-        found, caller, body.doelbinding, body.verwerking, request.headers, settings_of(request).dev_mode
+    plan = decider_of(request).search(
+        caller,
+        profile,
+        body.action,
+        body.filters,
+        body.page,
+        body.page_size,
+        body.timeout_ms,
+        Stated.of(body.doelbinding, body.verwerking, request.headers),
     )
     auditor = auditor_of(request)
     try:
         page = await run_search(
             service_of(request),
-            found,
-            body,
-            context,
+            plan,
+            body.page,
+            body.page_size,
             audit=partial(
                 auditor.record,
                 kind="search",
-                profile=found.name,
-                activity=f"{found.name}: zoeken ({body.action})",
-                context=context,
+                profile=plan.profile.name,
+                activity=f"{plan.profile.name}: zoeken ({body.action})",
+                context=plan.ask.context,
                 caller=caller,
                 search={"action": body.action, "filters": body.filters, "page": body.page},
             ),
         )
-    except SearchInputError as exc:
-        return problem(422, "Invalid filters", str(exc))
     except SearchFailedError as exc:
         if exc.status == "timeout":
             return problem(504, "Search timed out", "the source did not answer in time")

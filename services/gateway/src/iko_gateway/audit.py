@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
-from iko_shared.contracts import AuditRecorded, DisclosedSource, Identifier, RelationPlan, SourceQuery
+from iko_shared.contracts import (
+    AuditRecorded,
+    DisclosedSource,
+    DisclosedSubject,
+    Identifier,
+    RelationPlan,
+    SourceQuery,
+)
 from iko_shared.logging import get_logger
+from iko_shared.profiles import SearchAction, run_jq
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
@@ -74,6 +84,110 @@ def disclosed_sources(
             )
         )
     return disclosed
+
+
+def branch_of(key: str) -> str:
+    """``partners[0].kinderen[1].brp`` -> ``partners[0].kinderen[1]``; a root key -> ``""``."""
+    return key.rpartition(".")[0]
+
+
+def _subject_key(identifier: Identifier) -> tuple[str, str]:
+    return identifier.type, identifier.value
+
+
+def group_subjects(pairs: list[tuple[Identifier | None, DisclosedSource]]) -> list[DisclosedSubject]:
+    """Disclosed sources grouped by whom they are about, in the order first met (unknown subjects left out)."""
+    grouped: dict[tuple[str, str], tuple[Identifier, list[DisclosedSource]]] = {}
+    for identifier, disclosed in pairs:
+        if identifier is None:
+            continue
+        entry = grouped.setdefault(_subject_key(identifier), (identifier, []))
+        entry[1].append(disclosed)
+    return [DisclosedSubject(identifier=i, sources=s) for i, s in grouped.values()]
+
+
+def branch_identifiers(answer: dict[str, Any] | None) -> dict[str, Identifier]:
+    """The identifier each relation branch of an answer followed, by branch prefix."""
+    found: dict[str, Identifier] = {}
+    for prefix, branch in ((answer or {}).get("branches") or {}).items():
+        identifier = branch.get("identifier") if isinstance(branch, dict) else None
+        if isinstance(identifier, dict):
+            found[prefix] = Identifier.model_validate(identifier)
+    return found
+
+
+def lookup_subjects(
+    identifier: Identifier | None, disclosed: list[DisclosedSource], answer: dict[str, Any] | None
+) -> list[DisclosedSubject]:
+    """Every person or company a lookup's answer holds data of: the looked-up one for the root sources, each
+    relation branch's own identifier for the branch's sources."""
+    branches = branch_identifiers(answer)
+    return group_subjects([(branches.get(branch_of(d.key)) if branch_of(d.key) else identifier, d) for d in disclosed])
+
+
+def row_subjects(action: SearchAction, rows: list[Any], disclosed: DisclosedSource) -> list[DisclosedSubject]:
+    """The persons or companies in a search's rows, by the action's ``subject`` rule."""
+    pairs: list[tuple[Identifier | None, DisclosedSource]] = []
+    for row in rows:
+        value = run_jq(action.subject.value, row).first() if row is not None else None
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            pairs.append((Identifier(type=action.subject.type, value=str(value)), disclosed))
+    return group_subjects(pairs)
+
+
+class StreamDisclosure:
+    """What one streamed lookup has sent so far, for the record written when the stream ends.
+
+    A fragment names its own subject (a relation branch's person); the answer, once sent, holds everything.
+    """
+
+    def __init__(self, ask: Any) -> None:
+        self._ask = ask
+        self._fragments: list[tuple[Identifier | None, DisclosedSource]] = []
+        self._answer: dict[str, Any] | None = None
+        self._failure: str | None = None
+
+    def sent(self, event: str, data: bytes) -> None:
+        message = orjson.loads(data)
+        if event == "view":
+            self._answer = message
+            return
+        if event != "fragment":
+            return
+        key = str(message.get("key"))
+        result = message.get("result") or {}
+        query = _template(key, self._ask.queries, self._ask.relations)
+        subject = message.get("subject")
+        identifier = Identifier.model_validate(subject) if isinstance(subject, dict) else None
+        if identifier is None and not branch_of(key):
+            identifier = self._ask.identifier
+        disclosed = DisclosedSource(
+            key=key,
+            source=str(result.get("source")),
+            operation=query.operation if query else "",
+            fields=list(query.fields) if query else [],
+            status=str(result.get("status")),
+        )
+        self._fragments.append((identifier, disclosed))
+
+    def failed(self, reason: str) -> None:
+        self._failure = reason
+
+    def outcome(self) -> str:
+        if self._answer is not None:
+            return f"streamed: {self._answer.get('status')}"
+        return f"stream ended: {self._failure or 'disconnected'}"
+
+    def disclosed(self) -> list[DisclosedSource]:
+        if self._answer is not None:
+            return disclosed_sources(self._ask.queries, self._answer, self._ask.relations)
+        return [d for _, d in self._fragments]
+
+    def subjects(self) -> list[DisclosedSubject]:
+        if self._answer is not None:
+            return lookup_subjects(self._ask.identifier, self.disclosed(), self._answer)
+        # Before the answer, a fragment sent from a branch names its subject itself.
+        return group_subjects(self._fragments)
 
 
 class AuditPublisher:
@@ -141,6 +255,7 @@ def new_record(
     search: dict[str, Any] | None,
     gegevensbron: list[str],
     disclosed: list[DisclosedSource],
+    subjects: list[DisclosedSubject],
     outcome: str,
     started_at: datetime,
 ) -> AuditRecorded:
@@ -165,6 +280,7 @@ def new_record(
         identifier=identifier,
         search=search,
         disclosed=disclosed,
+        subjects=subjects,
         outcome=outcome,
         started_at=started_at,
         ended_at=datetime.now(UTC),
@@ -177,6 +293,26 @@ class Auditor:
     def __init__(self, publisher: AuditPublisher, facts: AuditFacts) -> None:
         self.publisher = publisher
         self.facts = facts
+        self._later: set[asyncio.Task[Any]] = set()
+
+    def record_later(self, record: Coroutine[Any, Any, Any]) -> None:
+        """Publish a record on a task of its own: for a stream that ended where nothing can be awaited (a
+        cancelled or closed generator). A failure is logged, as there is nobody left to refuse."""
+
+        async def run() -> None:
+            try:
+                await record
+            except AuditUnavailableError:
+                log.error("audit.stream_record_lost")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def drain(self) -> None:
+        """Wait for the records still on their way (at shutdown)."""
+        if self._later:
+            await asyncio.gather(*self._later, return_exceptions=True)
 
     async def record(
         self,
@@ -194,8 +330,14 @@ class Auditor:
         identifier: Identifier | None = None,
         search: dict[str, Any] | None = None,
         outcome: str | None = None,
+        disclosed: list[DisclosedSource] | None = None,
+        subjects: list[DisclosedSubject] | None = None,
     ) -> AuditRecorded:
-        disclosed = disclosed_sources(queries, answer, relations)
+        """``subjects`` default to those of a lookup's answer (the identifier and its relation branches)."""
+        if disclosed is None:
+            disclosed = disclosed_sources(queries, answer, relations)
+        if subjects is None:
+            subjects = lookup_subjects(identifier, disclosed, answer)
         record = new_record(
             facts=self.facts,
             request_id=request_id,
@@ -209,6 +351,7 @@ class Auditor:
             search=search,
             gegevensbron=[d.source for d in disclosed],
             disclosed=disclosed,
+            subjects=subjects,
             outcome=outcome or str((answer or {}).get("status", "asked")),
             started_at=started_at,
         )
@@ -225,8 +368,10 @@ class Auditor:
         answer: dict[str, Any] | None,
         via: str = "",
         outcome: str | None = None,
+        disclosed: list[DisclosedSource] | None = None,
+        subjects: list[DisclosedSubject] | None = None,
     ) -> AuditRecorded:
-        """The record of one profile lookup (``ask``: the ``lookups.Ask`` that was sent)."""
+        """The record of one profile lookup (``ask``: the ``decisions.Ask`` that was sent)."""
         return await self.record(
             request_id=request_id,
             kind="lookup",
@@ -240,4 +385,6 @@ class Auditor:
             started_at=started_at,
             identifier=ask.identifier,
             outcome=outcome,
+            disclosed=disclosed,
+            subjects=subjects,
         )

@@ -27,14 +27,18 @@ Routes and the shapes chosen, with where they come from (Integraal-Klant-en-Obje
     The JSON Schema of the view (the IKO Server answers the schema of the transformed result), see
     ``compat_schema``.
 ``GET /endpoints/{connector}/{instance}/{operation}[/{id}]``
-    One source operation through the pipeline; the query parameters are the operation's params (typed: see
-    ``endpoint_params``), ``fields`` (comma-separated) names the fields asked (default: those the profiles ask of
-    this operation), and for ``brp`` a ``type`` parameter names the BRP query type and wins over the path's
-    operation (Valtimo's own example of an endpoint parameter is ``type=ZoekMetGeslachtsnaamEnGeboortedatum``).
-    ``{id}`` is the identifier: a BSN for ``brp``; for other connectors 9 digits are a BSN, 8 a kvkNummer and
-    12 a vestigingsnummer (sent as the ``vestigingsnummer`` param). The answer is the source's data as it is;
-    Valtimo takes the first JSON array in it. ``instance`` is accepted and ignored: each source has one instance
-    here. Only connectors the profiles use exist (404 otherwise). Timeout: ``IKO_GATEWAY_COMPAT_TIMEOUT_MS``.
+    One source operation through the pipeline, served only as an operation that a profile the caller may use
+    exposes (see ``decisions``): with ``{id}``, as one of the profile's root sources, for an identifier of a type
+    the profile takes; without, as one of its search actions, the query parameters being the action's filters.
+    The exposure's profile roles, source or action roles and purposes apply. Query parameters narrow what is
+    granted, never widen it: ``fields`` (comma-separated) within the granted fields (default: all of them),
+    params within the granted params (a list to a subset, a number to at most it), only declared filters, one
+    identifier where a filter takes one. For ``brp`` a ``type`` parameter names the BRP query type and wins over
+    the path's operation (Valtimo's own example of an endpoint parameter is
+    ``type=ZoekMetGeslachtsnaamEnGeboortedatum``). The answer is the source's data as it is; Valtimo takes the
+    first JSON array in it. ``instance`` is accepted and ignored: each source has one instance here. An unknown
+    connector or an operation no profile exposes is a 404, one the caller may not use a 403. Timeout:
+    ``IKO_GATEWAY_COMPAT_TIMEOUT_MS``.
 
 Errors, as the IKO Server's ``ErrorHelper`` writes them: ``{"message", "correlationId"}`` with an
 ``X-Correlation-Id`` header (also on success). The correlation id is the incoming ``X-Correlation-Id`` when it is
@@ -59,26 +63,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from iko_shared.contracts import Identifier, RequestContext, SourceQuery
-from iko_shared.identifiers import identifier_problem
+from iko_shared.contracts import DisclosedSource, DisclosedSubject
 from iko_shared.logging import get_logger
-from iko_shared.profiles import Profile
+from iko_shared.profiles import run_jq
 
-from iko_gateway.access import (
-    DEV_PURPOSE,
-    AccessDeniedError,
-    may_receive,
-    may_use,
-    plan_for,
-    purpose_for,
-    require_profile,
-)
+from iko_gateway.access import AccessDeniedError
+from iko_gateway.audit import disclosed_sources, group_subjects, row_subjects
 from iko_gateway.auth.caller import Caller
 from iko_gateway.compat_containers import ContainerParamError, apply_container_params, decode_container_param
 from iko_gateway.compat_schema import view_schema
-from iko_gateway.lookups import Ask, LookupService, NoAnswerError, PublishFailedError, profile_ask
+from iko_gateway.decisions import Ask, EndpointPlan, Stated
+from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.security import CallerDep
-from iko_gateway.state import auditor_of, service_of, settings_of
+from iko_gateway.state import auditor_of, decider_of, service_of
 
 log = get_logger()
 
@@ -91,9 +88,6 @@ COMPAT_NOTE = (
 CORRELATION_HEADER = "X-Correlation-Id"
 SANE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-INTEGER_PARAMS = frozenset({"huisnummer", "pagina", "resultatenPerPagina", "max_pages"})
-LIST_PARAMS = frozenset({"burgerservicenummer", "include"})
-BOOLEAN_PARAMS = frozenset({"inclusiefOverledenPersonen", "geoData", "inclusiefInactieveRegistraties"})
 
 compat_router = APIRouter(tags=[TAG])
 
@@ -118,92 +112,13 @@ def error_response(status: int, message: str, correlation: str) -> JSONResponse:
     )
 
 
-def compat_purpose(request: Request, profiles: Profile | list[Profile], caller: Caller) -> RequestContext:
-    """Valtimo sends no purpose: the x-doelbinding header when a proxy adds one, else the deployment's default
-    for this API (``IKO_GATEWAY_COMPAT_DOELBINDING``), else — in development mode — ``demo``."""
-    settings = settings_of(request)
-    default = settings.gateway_compat_doelbinding or (DEV_PURPOSE if settings.dev_mode else "")
-    headers = {
-        "x-doelbinding": request.headers.get("x-doelbinding") or default,
-        "x-verwerking": request.headers.get("x-verwerking") or settings.gateway_compat_verwerking,
-    }
-    candidates = profiles if isinstance(profiles, list) else [profiles]
-    refusal: AccessDeniedError | None = None
-    for profile in candidates:
-        try:
-            return purpose_for(profile, caller, None, None, headers, settings.dev_mode)
-        except AccessDeniedError as exc:
-            refusal = exc
-    assert refusal is not None
-    raise refusal
+def refused(exc: AccessDeniedError) -> CompatError:
+    """A decision's refusal in this API's terms: an unreadable call is a 400 here, as the IKO Server has it."""
+    return CompatError(400 if exc.status == 422 and exc.title != "Purpose required" else exc.status, exc.detail)
 
 
-def _profile(service: LookupService, name: str) -> Profile:
-    found = service.profiles.get(name)
-    if found is None:
-        raise CompatError(404, f"ADP with name: {name} was not found")
-    return found
-
-
-# --- endpoint parameters --------------------------------------------------------------------------------------
-
-
-def _convert(name: str, values: list[str]) -> Any:
-    if name in LIST_PARAMS:
-        return [part.strip() for value in values for part in value.split(",") if part.strip()]
-    value = values[-1].strip() if len(values) == 1 else None
-    if value is None:
-        return [v.strip() for v in values]
-    if name in INTEGER_PARAMS:
-        if not re.fullmatch(r"-?\d+", value):
-            raise CompatError(400, f"Query parameter(s) [{name}] could not be parsed: a whole number is expected")
-        return int(value)
-    if name in BOOLEAN_PARAMS:
-        if value.lower() not in ("true", "false"):
-            raise CompatError(400, f"Query parameter(s) [{name}] could not be parsed: true or false is expected")
-        return value.lower() == "true"
-    return value
-
-
-def endpoint_params(query: list[tuple[str, str]]) -> dict[str, Any]:
-    """Query parameters as the connectors take them: ``huisnummer`` / ``pagina`` / ``resultatenPerPagina`` whole
-    numbers, ``burgerservicenummer`` and ``include`` lists (comma-joined or repeated), the BRP's and KVK's flags
-    booleans, a repeated parameter a list, everything else a string. Empty values are left out."""
-    grouped: dict[str, list[str]] = {}
-    for name, value in query:
-        if value.strip() == "":
-            continue
-        grouped.setdefault(name, []).append(value)
-    return {name: _convert(name, values) for name, values in grouped.items()}
-
-
-def default_fields(service: LookupService, connector: str, operation: str) -> list[str]:
-    """The fields the profiles ask of this operation (data minimisation holds on this path too)."""
-    for profile in service.profiles:
-        for key, spec in profile.sources.items():
-            if spec.connector(key) == connector and spec.operation == operation and spec.fields:
-                return list(spec.fields)
-        for action in profile.searches.values():
-            if action.source == connector and action.operation == operation and action.fields:
-                return list(action.fields)
-    return []
-
-
-def detail_identifier(connector: str, raw: str) -> tuple[Identifier | None, dict[str, Any]]:
-    """The ``{id}`` of a detail call: an identifier, or (a vestigingsnummer) a param."""
-    value = raw.strip()
-    if connector == "brp" or (value.isdigit() and len(value) == 9):
-        kind = "bsn"
-    elif value.isdigit() and len(value) == 8:
-        kind = "kvk"
-    elif value.isdigit() and len(value) == 12:
-        return None, {"vestigingsnummer": value}
-    else:
-        raise CompatError(400, "Query parameter(s) [id] could not be parsed: a BSN, kvkNummer or vestigingsnummer")
-    why = identifier_problem(kind, value)
-    if why is not None:
-        raise CompatError(400, f"Query parameter(s) [id] could not be parsed: {why}")
-    return Identifier(type=kind, value=value), {}
+def stated(request: Request) -> Stated:
+    return Stated.of(None, None, request.headers)
 
 
 # --- routes ---------------------------------------------------------------------------------------------------
@@ -238,24 +153,14 @@ async def aggregated_data_profile(
     correlation = correlation_id(request, request_id)
     try:
         service = service_of(request)
-        profile = _profile(service, name)
-        kind = profile.identifiers[0]
-        value = (id or "").strip()
-        if not value:
-            raise CompatError(400, "Query parameter(s) [id] could not be parsed: the id is missing")
-        why = identifier_problem(kind, value)
-        if why is not None:
-            raise CompatError(400, f"Query parameter(s) [id] could not be parsed: {why}")
+        try:
+            profile, ask = decider_of(request).view(caller, name, id, stated(request))
+        except AccessDeniedError as exc:
+            raise refused(exc) from None
         try:
             params = [decode_container_param(raw) for raw in containerParam or []]
         except ContainerParamError as exc:
             raise CompatError(400, f"Query parameter(s) [containerParam] could not be parsed: {exc}") from None
-        require_profile(profile, caller)
-        context = compat_purpose(request, profile, caller)
-        plan = plan_for(profile, caller)
-        identifier = Identifier(type=kind, value=value)
-        # Valtimo sets no timeout: the profile's default applies.
-        ask = profile_ask(profile, identifier, plan.queries, plan.relations, None, context)
         started = datetime.now(UTC)
         answer = await _ask(service, ask, request_id)
         # Recorded before it is disclosed: if the record fails, the view is not sent.
@@ -267,7 +172,8 @@ async def aggregated_data_profile(
             raise CompatError(500, "Transform result is unsupported. Expected an object.")
         view, unknown = apply_container_params(view, profile.containers, params)
         if unknown:
-            log.info("compat.unknown_containers", profile=name, containers=unknown, request_id=request_id)
+            # How many, not which: a containerId is the caller's text (it may hold anything, a BSN or a name).
+            log.info("compat.unknown_containers", count=len(unknown), request_id=request_id)
     except CompatError as exc:
         return error_response(exc.status, exc.message, correlation)
     return JSONResponse(
@@ -285,10 +191,9 @@ async def aggregated_data_profile(
 async def aggregated_data_profile_schema(name: str, request: Request, caller: CallerDep) -> Response:
     correlation = correlation_id(request, str(uuid.uuid4()))
     try:
-        profile = _profile(service_of(request), name)
-        require_profile(profile, caller)
-    except CompatError as exc:
-        return error_response(exc.status, exc.message, correlation)
+        profile = decider_of(request).profile(caller, name, unknown=f"ADP with name: {name} was not found")
+    except AccessDeniedError as exc:
+        return error_response(exc.status, exc.detail, correlation)
     return JSONResponse(view_schema(profile), headers={CORRELATION_HEADER: correlation})
 
 
@@ -305,60 +210,33 @@ async def _endpoint(request: Request, caller: Caller, connector: str, operation:
     request_id = str(uuid.uuid4())
     correlation = correlation_id(request, request_id)
     try:
-        service = service_of(request)
-        if connector not in service.profiles.connectors():
-            raise CompatError(404, f"Connector with name: {connector}, not found")
-        # A source is open to whoever may receive it through some profile, for a purpose that profile serves.
-        serving = [
-            p
-            for p in service.profiles
-            if may_use(p, caller)
-            and (
-                any(spec.connector(k) == connector and may_receive(spec, caller) for k, spec in p.sources.items())
-                or any(a.source == connector for a in p.searches.values())
+        try:
+            plan = decider_of(request).endpoint(
+                caller, connector, operation, raw_id, list(request.query_params.multi_items()), stated(request)
             )
-        ]
-        if not serving:
-            raise AccessDeniedError(403, "Forbidden", "you may not receive data of this source")
-        context = compat_purpose(request, serving, caller)
-        params = endpoint_params(list(request.query_params.multi_items()))
-        fields_param = params.pop("fields", None)
-        if connector == "brp" and isinstance(params.get("type"), str):
-            operation = params.pop("type")
-        identifier: Identifier | None = None
-        if raw_id is not None:
-            identifier, extra = detail_identifier(connector, raw_id)
-            params.update(extra)
-        if isinstance(fields_param, str):
-            fields = [f.strip() for f in fields_param.split(",") if f.strip()]
-        elif isinstance(fields_param, list):
-            fields = [f.strip() for v in fields_param for f in str(v).split(",") if f.strip()]
-        else:
-            fields = default_fields(service, connector, operation)
-        ask = Ask(
-            profile=f"endpoint:{connector}",
-            identifier=identifier,
-            queries=[SourceQuery(key=connector, source=connector, operation=operation, fields=fields, params=params)],
-            timeout_ms=settings_of(request).gateway_compat_timeout_ms,
-            relations=[],
-            context=context,
-        )
+        except AccessDeniedError as exc:
+            raise refused(exc) from None
         started = datetime.now(UTC)
-        answer = await _ask(service, ask, request_id)
+        answer = await _ask(service_of(request), plan.ask, request_id)
+        sources = answer.get("sources")
+        result = sources.get(connector) if isinstance(sources, dict) else None
+        disclosed = disclosed_sources(plan.ask.queries, answer)
+        # Recorded before it is disclosed, with every person or company the answer is about.
         await auditor_of(request).record(
             request_id=request_id,
             kind="endpoint",
-            profile=f"endpoint:{connector}",
-            activity=f"{connector}: {operation} (IKO Server API)",
-            context=context,
+            profile=plan.ask.profile,
+            activity=f"{connector}: {plan.operation} (IKO Server API)",
+            context=plan.ask.context,
             caller=caller,
-            queries=ask.queries,
+            queries=plan.ask.queries,
             answer=answer,
             started_at=started,
-            identifier=identifier,
-            search={"operation": operation, "params": params} if identifier is None else None,
+            identifier=plan.identifier,
+            search={"operation": plan.operation, "params": plan.params} if plan.identifier is None else None,
+            disclosed=disclosed,
+            subjects=_endpoint_subjects(plan, result, disclosed),
         )
-        result = answer.get("sources", {}).get(connector) if isinstance(answer.get("sources"), dict) else None
         if not isinstance(result, dict):
             raise CompatError(500, "Unexpected error")
         status, data = result.get("status"), result.get("data")
@@ -369,13 +247,24 @@ async def _endpoint(request: Request, caller: Caller, connector: str, operation:
             details = error.get("details") or {}
             if error.get("code") in ("invalid_query", "unsupported_identifier") or details.get("status") == 400:
                 raise CompatError(400, f"The source refused the query: {error.get('message', 'invalid query')}")
-            log.warning("compat.source_error", connector=connector, code=error.get("code"), request_id=request_id)
+            log.warning("compat.source_error", code=error.get("code"), request_id=request_id)
             raise CompatError(500, "Unexpected error")
         if status == "not_found" and data is None:
-            raise CompatError(404, f"The source {connector} knows no such {operation}")
+            raise CompatError(404, f"The source {connector} knows no such {plan.operation}")
     except CompatError as exc:
         return error_response(exc.status, exc.message, correlation)
     return JSONResponse(data, headers={CORRELATION_HEADER: correlation})
+
+
+def _endpoint_subjects(plan: EndpointPlan, result: Any, disclosed: list[DisclosedSource]) -> list[DisclosedSubject]:
+    """Whom an endpoint's answer is about: the identifier of a detail, each row's subject of a search."""
+    if plan.identifier is not None:
+        return group_subjects([(plan.identifier, d) for d in disclosed])
+    action = plan.exposure.action
+    data = result.get("data") if isinstance(result, dict) and result.get("status") == "ok" else None
+    if action is None or data is None or not disclosed:
+        return []
+    return row_subjects(action, list(run_jq(action.rows, data).all()), disclosed[0])
 
 
 ENDPOINT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -6,17 +6,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from iko_shared.broker import ExchangePublisher
-from iko_shared.contracts import Identifier, LookupRequested, RelationPlan, RequestContext, SourceQuery
+from iko_shared.contracts import LookupRequested
 from iko_shared.logging import get_logger
-from iko_shared.profiles import Profile, ProfileCatalogue
+from iko_shared.profiles import ProfileCatalogue
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
+from iko_gateway.decisions import Ask
 from iko_gateway.replies import ReplyWaiter, Waiter
 
 log = get_logger()
@@ -28,39 +28,6 @@ class PublishFailedError(Exception):
 
 class NoAnswerError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One request to send: what to ask, for how long, on whose behalf."""
-
-    profile: str
-    identifier: Identifier | None
-    queries: list[SourceQuery]
-    timeout_ms: int
-    relations: list[RelationPlan]
-    transform: str | None = None
-    context: RequestContext = field(default_factory=RequestContext)
-
-
-def profile_ask(
-    profile: Profile,
-    identifier: Identifier,
-    queries: list[SourceQuery],
-    relations: list[RelationPlan],
-    timeout_ms: int | None,
-    context: RequestContext,
-) -> Ask:
-    """A profile's lookup for one identifier, with the queries and relations the caller may receive."""
-    return Ask(
-        profile=profile.name,
-        identifier=identifier,
-        queries=queries,
-        timeout_ms=profile.timeout.effective_ms(timeout_ms),
-        relations=relations,
-        transform=profile.transform,
-        context=context,
-    )
 
 
 class InOrder:

@@ -1,21 +1,23 @@
-"""Searches: a profile's search action, run through the pipeline on the source it names, as a page of rows."""
+"""Searches: a profile's search action, run through the pipeline on the source it names, as a page of rows.
+
+What may be searched, with which filters, is decided in ``decisions``; this runs the plan and shapes the page.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from iko_shared.contracts import RequestContext, SourceQuery
-from iko_shared.identifiers import identifier_problem
-from iko_shared.profiles import FilterSpec, Profile, SearchAction, run_jq
+from iko_shared.contracts import DisclosedSource
+from iko_shared.profiles import SearchAction, run_jq
 from pydantic import BaseModel, ConfigDict, Field
 
-from iko_gateway.lookups import Ask, LookupService
-
-POSTCODE = re.compile(r"^[1-9][0-9]{3} ?[A-Za-z]{2}$")
+from iko_gateway.audit import row_subjects
+from iko_gateway.decisions import SearchPlan
+from iko_gateway.filters import MAX_PAGE, MAX_PAGE_SIZE
+from iko_gateway.lookups import LookupService
 
 
 class SearchBody(BaseModel):
@@ -35,15 +37,11 @@ class SearchBody(BaseModel):
 
     action: str
     filters: dict[str, str | int | bool] = Field(default_factory=dict)
-    page: int = Field(1, ge=1, le=10_000)
-    page_size: int = Field(20, ge=1, le=100)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
     timeout_ms: int | None = Field(None, gt=0, le=600_000)
     doelbinding: str | None = Field(None, max_length=200, description="The purpose (or the x-doelbinding header)")
     verwerking: str | None = Field(None, max_length=200, description="The processing (or the x-verwerking header)")
-
-
-class SearchInputError(ValueError):
-    """Filters that do not fit the action; the message says which and why."""
 
 
 class SearchFailedError(Exception):
@@ -53,103 +51,62 @@ class SearchFailedError(Exception):
         self.error = error
 
 
-def filter_value(name: str, spec: FilterSpec, value: str | int | bool) -> Any:
-    text = str(value).strip()
-    problem: str | None = None
-    converted: Any = text
-    if spec.type in ("bsn", "kvk", "rsin", "vestigingsnummer"):
-        problem = identifier_problem(spec.type, text)
-    elif spec.type == "postcode" and not POSTCODE.match(text):
-        problem = "a postcode is four digits and two letters, e.g. 1234 AB"
-    elif spec.type == "date":
-        try:
-            converted = date.fromisoformat(text).isoformat()
-        except ValueError:
-            problem = "a date is written as YYYY-MM-DD"
-    elif spec.type == "integer":
-        try:
-            converted = int(text)
-        except ValueError:
-            problem = "a whole number is expected"
-    elif spec.type == "boolean":
-        if text.lower() not in ("true", "false"):
-            problem = "true or false is expected"
-        converted = text.lower() == "true"
-    if problem is not None:
-        raise SearchInputError(f"filter {name!r}: {problem}")
-    return [converted] if spec.as_list else converted
+def raw_rows(action: SearchAction, data: Any) -> list[Any]:
+    return list(run_jq(action.rows, data).all()) if data is not None else []
 
 
-def search_params(action: SearchAction, filters: dict[str, str | int | bool]) -> dict[str, Any]:
-    unknown = sorted(set(filters) - set(action.filters))
-    if unknown:
-        raise SearchInputError(f"unknown filters {unknown}; this action takes {sorted(action.filters)}")
-    missing = sorted(n for n, s in action.filters.items() if s.required and n not in filters)
-    if missing:
-        raise SearchInputError(f"missing required filters {missing}")
-    params = dict(action.params)
-    for name, value in filters.items():
-        if value == "":
-            continue
-        params[name] = filter_value(name, action.filters[name], value)
-    return params
-
-
-def rows_of(action: SearchAction, data: Any) -> list[dict[str, Any]]:
-    rows = run_jq(action.rows, data).all() if data is not None else []
+def columns_of(action: SearchAction, rows: list[Any]) -> list[dict[str, Any]]:
     return [{c.key: run_jq(c.value, row).first() for c in action.columns} for row in rows]
 
 
 async def run_search(
     service: LookupService,
-    profile: Profile,
-    body: SearchBody,
-    context: RequestContext | None = None,
+    plan: SearchPlan,
+    page: int,
+    page_size: int,
     audit: Callable[..., Awaitable[object]] | None = None,
 ) -> dict[str, Any]:
-    """Runs the action; ``audit`` (when given) records the access before the rows are handed back."""
-    action = profile.searches.get(body.action)
-    if action is None:
-        raise SearchInputError(f"unknown action {body.action!r}; this profile has {sorted(profile.searches)}")
-    params = search_params(action, body.filters)
-    if action.paging == "source":
-        params[action.page_param] = body.page
-        params[action.page_size_param] = body.page_size
-    ask = Ask(
-        profile=profile.name,
-        identifier=None,
-        queries=[
-            SourceQuery(
-                key="search", source=action.source, operation=action.operation, fields=action.fields, params=params
-            )
-        ],
-        timeout_ms=profile.timeout.effective_ms(body.timeout_ms),
-        relations=[],
-        context=context or RequestContext(),
-    )
+    """Runs the plan; ``audit`` (when given) records the access — with every person or company in the rows
+    handed back — before the page is."""
+    action, ask = plan.action, plan.ask
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
     answer = await service.ask_json(ask, request_id)
-    if audit is not None:
-        await audit(request_id=request_id, queries=ask.queries, answer=answer, started_at=started)
     result: dict[str, Any] = answer["sources"]["search"]  # type: ignore[index]
-    if result["status"] in ("error", "timeout"):
-        raise SearchFailedError(result["status"], result.get("error"))
     data = result.get("data") if result["status"] == "ok" else None
-    rows = rows_of(action, data)
+    rows = raw_rows(action, data)
     if action.paging == "source":
         total = run_jq(action.total, data).first() if data is not None else 0
         page_rows = rows
     else:
         total = len(rows)
-        start = (body.page - 1) * body.page_size
-        page_rows = rows[start : start + body.page_size]
+        start = (page - 1) * page_size
+        page_rows = rows[start : start + page_size]
+    if audit is not None:
+        query = ask.queries[0]
+        disclosed = DisclosedSource(
+            key=query.key,
+            source=query.source,
+            operation=query.operation,
+            fields=list(query.fields),
+            status=str(result["status"]),
+        )
+        await audit(
+            request_id=request_id,
+            queries=ask.queries,
+            answer=answer,
+            started_at=started,
+            disclosed=[disclosed],
+            subjects=row_subjects(action, page_rows, disclosed),
+        )
+    if result["status"] in ("error", "timeout"):
+        raise SearchFailedError(result["status"], result.get("error"))
     return {
-        "action": body.action,
+        "action": plan.action_key,
         "columns": [{"key": c.key, "title": c.title} for c in action.columns],
-        "rows": page_rows,
-        "page": body.page,
-        "page_size": body.page_size,
+        "rows": columns_of(action, page_rows),
+        "page": page,
+        "page_size": page_size,
         "total": total if isinstance(total, int) else len(rows),
         "request_id": answer["request_id"],
     }

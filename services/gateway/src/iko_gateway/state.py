@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from iko_gateway.audit import Auditor
+from iko_gateway.decisions import AccessDecider
 from iko_gateway.lookups import LookupService
 from iko_gateway.settings import GatewaySettings
 
@@ -22,3 +23,8 @@ def settings_of(request: Request) -> GatewaySettings:
 def auditor_of(request: Request) -> Auditor:
     auditor: Auditor = request.app.state.auditor
     return auditor
+
+
+def decider_of(request: Request) -> AccessDecider:
+    decider: AccessDecider = request.app.state.decider
+    return decider
