@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from iko_shared.settings import CommonSettings, ProfileSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field, IPvAnyNetwork
+from pydantic_settings import NoDecode
+
+from iko_gateway.auth.settings import string_list
 
 
 class GatewaySettings(CommonSettings, ProfileSettings):
@@ -13,6 +18,15 @@ class GatewaySettings(CommonSettings, ProfileSettings):
     gateway_max_body_bytes: int = 64 * 1024
     # Lookups and searches per client per minute (0: no limit).
     gateway_rate_limit_per_minute: int = 600
+    # Requests one caller may have in flight at once on this replica (0: no cap); beyond it 429.
+    gateway_max_in_flight_per_caller: int = Field(16, ge=0)
+    # Failed authentication attempts per source address per minute (0: no limit); beyond it every request from
+    # that address, with good credentials or not, is refused (429) until the minute ends.
+    gateway_auth_failures_per_minute: int = Field(30, ge=0)
+    # Proxies (addresses or CIDRs, comma-separated or a JSON list) whose X-Forwarded-For is believed.
+    gateway_trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(string_list)] = Field(
+        default_factory=list
+    )
     # Timeout of one /endpoints call of the IKO Server compatible API.
     gateway_compat_timeout_ms: int = 5000
     # The purpose recorded for IKO Server compatible calls that state none (Valtimo sends no purpose headers);

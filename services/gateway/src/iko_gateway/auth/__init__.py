@@ -1,4 +1,5 @@
-"""Authentication of the gateway's callers: bearer JWTs (JWKS), hashed API keys, a dev key; a rate limiter.
+"""Authentication of the gateway's callers: bearer JWTs (JWKS), hashed API keys, a dev key; a rate limiter and a
+limit on failed attempts per address.
 
 Usage (wired in by the app)::
 
@@ -12,6 +13,7 @@ from iko_gateway.auth.api_keys import ApiKeyEntry, ApiKeysFileError, ApiKeyStore
 from iko_gateway.auth.authenticator import Authenticator
 from iko_gateway.auth.caller import Caller, CallerKind
 from iko_gateway.auth.errors import AuthError, AuthProblem, auth_problem
+from iko_gateway.auth.failures import AuthFailureLimiter
 from iko_gateway.auth.jwks import JwksCache
 from iko_gateway.auth.rate_limit import RateDecision, RateLimiter
 from iko_gateway.auth.settings import AuthSettings
@@ -22,6 +24,7 @@ __all__ = [
     "ApiKeyStore",
     "ApiKeysFileError",
     "AuthError",
+    "AuthFailureLimiter",
     "AuthProblem",
     "AuthSettings",
     "Authenticator",

@@ -20,7 +20,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 
-def _string_list(value: Any) -> Any:
+def string_list(value: Any) -> Any:
     """Env values: a JSON list (``["a", "b"]``) or a comma-separated string (``a, b``)."""
     if isinstance(value, str):
         text = value.strip()
@@ -62,7 +62,7 @@ class AuthSettings(BaseSettings):
     @field_validator("algorithms", "roles_claim", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _string_list(value)
+        return string_list(value)
 
     @field_validator("algorithms")
     @classmethod
