@@ -22,13 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
 from iko_gateway.audit import AuditFacts, Auditor, AuditPublisher
-from iko_gateway.auth import Authenticator, AuthSettings, RateLimiter
+from iko_gateway.auth import Authenticator, AuthSettings
 from iko_gateway.compat import compat_router
 from iko_gateway.lookups import LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
 from iko_gateway.replies import ReplyWaiter
-from iko_gateway.security import BodyLimit, Security, install_security
+from iko_gateway.security import BodyLimit, install_security, security_from
 from iko_gateway.settings import GatewaySettings
 
 log = get_logger()
@@ -117,13 +117,8 @@ def create_app(
         await audit.start()
         queues = [q.name for q in topology.work_queues(catalogue.connectors())]
         probe = ReadinessProbe(settings.rabbitmq_url, redis, queues)
-        limiter = (
-            RateLimiter(redis, settings.namespace, settings.gateway_rate_limit_per_minute)
-            if settings.gateway_rate_limit_per_minute > 0
-            else None
-        )
         app.state.settings = settings
-        app.state.security = Security(authenticator, limiter)
+        app.state.security = security_from(settings, authenticator, redis)
         app.state.auditor = Auditor(
             audit,
             AuditFacts(
