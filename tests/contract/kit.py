@@ -126,6 +126,11 @@ def serve_simulator(app: FastAPI) -> Iterator[Simulator]:
         thread.join(timeout=5)
 
 
+def by(caller: str | None, scenario: Scenario) -> Scenario:
+    """The scenario asked by ``caller`` (the gateway's caller token): the circuit breaker tells callers apart."""
+    return replace(scenario, context=scenario.context.model_copy(update={"caller": caller}))
+
+
 def lookup_for(case: ConnectorCase, scenario: Scenario, deadline_s: float = 5.0) -> LookupRequested:
     now = time.time()
     return LookupRequested(

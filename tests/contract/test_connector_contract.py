@@ -10,8 +10,9 @@ import pytest
 from iko_shared.connector import FETCH_DEADLINE, BreakerState, CircuitBreaker, RetryPolicy
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.source import FetchContext
+from iko_shared.contracts import FragmentProduced
 
-from tests.contract.kit import ConnectorCase, FlakyTransport, Harness, Scenario, Simulator, lookup_for
+from tests.contract.kit import ConnectorCase, FlakyTransport, Harness, Scenario, Simulator, by, lookup_for
 
 
 def assert_outcome(fragment, scenario: Scenario) -> None:
@@ -149,13 +150,14 @@ async def test_circuit_opens_while_the_source_is_down_and_closes_when_it_is_back
     harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=1), breaker=breaker)
     try:
         simulator.set_behaviour("error")
-        for _ in range(3):
-            fragment = await harness.run(case.happy)
+        # A source that fails every caller: three callers' lookups fail, and the circuit opens.
+        for caller in ("client-a", "client-b", "client-c"):
+            fragment = await harness.run(by(caller, case.happy))
             assert fragment is not None
             assert fragment.status == "error"
         assert state_of(breaker) is BreakerState.OPEN
         calls_before = len(simulator.received())
-        fragment = await harness.run(case.happy)
+        fragment = await harness.run(by("client-d", case.happy))
         assert fragment is not None
         assert fragment.error is not None
         assert fragment.error.code == "circuit_open"
@@ -168,3 +170,63 @@ async def test_circuit_opens_while_the_source_is_down_and_closes_when_it_is_back
         assert state_of(breaker) is BreakerState.CLOSED
     finally:
         await harness.aclose()
+
+
+def attacked_breaker(judged: bool) -> CircuitBreaker:
+    """The production breaker (``judged``), or one that counts every failure alike, as the breaker once did."""
+    if judged:
+        return CircuitBreaker()
+    return CircuitBreaker(min_callers=1, min_timeout_budget_s=0.0)
+
+
+def shut_out(fragment: FragmentProduced | None) -> bool:
+    return fragment is not None and fragment.error is not None and fragment.error.code == "circuit_open"
+
+
+@pytest.mark.parametrize("judged", [True, False], ids=["breaker", "without-the-rule"])
+async def test_a_caller_with_short_deadlines_cannot_open_the_circuit_for_the_others(case, simulator, judged):
+    # The probe's attack: lookups with timeout_ms 60 against a source that answers in 150 ms.
+    breaker = attacked_breaker(judged)
+    harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=1), breaker=breaker)
+    try:
+        simulator.set_behaviour("ok", latency_ms=150)
+        for n in range(8):
+            # From two callers: a short deadline says nothing of the source, whoever has it.
+            attack = await harness.run(by(f"attacker-{n % 2}", case.happy), deadline_s=0.06)
+            assert attack is None or shut_out(attack)
+        victim = await harness.run(by("victim", case.happy), deadline_s=2.0)
+    finally:
+        await harness.aclose()
+    if not judged:
+        assert shut_out(victim), "the attack is real"
+        return
+    assert_outcome(victim, case.happy)
+    assert state_of(breaker) is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("judged", [True, False], ids=["breaker", "without-the-rule"])
+async def test_a_caller_whose_input_makes_the_source_fail_cannot_open_the_circuit_for_the_others(
+    case, simulator, judged
+):
+    # The source fails for the attacker's input (as KVK answers 500 for some numbers; see test_kvk_connector for
+    # the real ones), again and again, while the victim's lookups are answered.
+    breaker = attacked_breaker(judged)
+    harness = Harness(case, simulator, policy=RetryPolicy(max_attempts=1), breaker=breaker)
+    victims: list[FragmentProduced | None] = []
+    try:
+        for _ in range(3):
+            simulator.set_behaviour("error")
+            for _ in range(4):
+                attack = await harness.run(by("attacker", case.happy))
+                assert attack is not None
+                assert attack.error is not None
+            simulator.set_behaviour("ok")
+            victims.append(await harness.run(by("victim", case.happy)))
+    finally:
+        await harness.aclose()
+    if not judged:
+        assert any(shut_out(v) for v in victims), "the attack is real"
+        return
+    for victim in victims:
+        assert_outcome(victim, case.happy)
+    assert state_of(breaker) is BreakerState.CLOSED

@@ -10,10 +10,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 from iko_kvk_connector.source import KvkSettings, KvkSource, normalise_links
+from iko_shared.connector import CircuitBreaker, RetryPolicy
 from iko_shared.contracts import Identifier
 
 from tests.contract.cases import API_KEY, KVK, KVK_CASE, kvk_source
-from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
+from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, by, serve_simulator
 
 JSON = "application/json"
 HAL = "application/hal+json"
@@ -277,3 +278,22 @@ async def test_zoeken_past_the_last_page_is_not_found_with_an_empty_page(kvk: Ha
     assert fragment is not None
     assert fragment.status == "not_found"
     assert fragment.data == {"pagina": 5, "resultatenPerPagina": 10, "totaal": 0, "resultaten": []}
+
+
+async def test_a_number_kvk_fails_on_does_not_shut_out_the_other_callers(sim: Simulator):
+    # The probe's attack: 90004973 makes KVK answer 500, and one lookup with every include makes four calls, so
+    # two such lookups were enough to open the circuit for every caller of the connector.
+    harness = Harness(kvk_case(), sim, policy=RetryPolicy(max_attempts=1), breaker=CircuitBreaker())
+    failing = basisprofiel({"include": list(SUB_RESOURCES)}, Identifier(type="kvk", value="90004973"))
+    try:
+        for _ in range(5):
+            attack = await harness.run(by("attacker", failing))
+            assert attack is not None
+            assert attack.error is not None
+            assert attack.error.code == "IPD1999"
+            victim = await harness.run(by("victim", basisprofiel({"include": ["hoofdvestiging"]})))
+            assert victim is not None
+            assert victim.status == "ok", victim.error
+    finally:
+        await harness.aclose()
+    assert len(sim.received()) == 5 * 4 + 5 * 2, "every call went to KVK: none failed fast"

@@ -5,6 +5,10 @@ Retries cover what a second try can fix — connection errors, 502/503/504 and 4
 runtime puts in ``FETCH_DEADLINE`` before calling the adapter. Each attempt gets what is left of the deadline
 as its timeout. Written here rather than with a retry library because both the budget (the deadline) and the
 delay (``Retry-After``) come from the request and the response.
+
+The breaker hears of calls, not attempts, each with the callers the runtime put in ``FETCH_CALLERS`` and, for a
+timeout, the budget the call had (its deadline minus its start): what counts against the source is the breaker's
+rule (see ``breaker``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from iko_shared.connector.breaker import CircuitBreaker
+from iko_shared.connector.breaker import ANONYMOUS, Caller, CircuitBreaker
 from iko_shared.connector.source import SourceError
 
 # Epoch seconds by which the current fetch must be done; set per fetch by the runtime.
 FETCH_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("iko_fetch_deadline", default=None)
+# Who the current fetch is for (``RequestContext.caller``; every caller of a batched call); set by the runtime.
+FETCH_CALLERS: contextvars.ContextVar[frozenset[Caller]] = contextvars.ContextVar(
+    "iko_fetch_callers", default=ANONYMOUS
+)
 
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     httpx.ConnectError,
@@ -32,6 +40,9 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     httpx.WriteError,
     httpx.RemoteProtocolError,
 )
+# The source's own failures among the transport errors: it refused, reset or hung up. The rest (an invalid
+# request, a proxy) are not the source's doing.
+SOURCE_FAILURES: tuple[type[Exception], ...] = (httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True)
@@ -91,19 +102,25 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 "circuit_open",
                 f"{self._source} is failing; calls resume in {self.breaker.retry_in():.1f} s",
             )
+        callers = FETCH_CALLERS.get()
+        deadline = FETCH_DEADLINE.get()
+        budget = float("inf") if deadline is None else deadline - self._clock()
         # The breaker counts calls, not attempts: one call that needed three tries is one failure or success.
         try:
             response = await self._with_retries(request)
-        except (httpx.TimeoutException, httpx.TransportError):
-            self.breaker.record_failure()
+        except httpx.TimeoutException:
+            self.breaker.record_timeout(budget, callers)
+            raise
+        except SOURCE_FAILURES:
+            self.breaker.record_failure(callers)
             raise
         except BaseException:
             self.breaker.release()  # not the source's doing (a cancelled call): judge nothing
             raise
         if response.status_code >= 500:
-            self.breaker.record_failure()
+            self.breaker.record_failure(callers)
         else:
-            self.breaker.record_success()
+            self.breaker.record_success(callers)
         return response
 
     async def _with_retries(self, request: httpx.Request) -> httpx.Response:

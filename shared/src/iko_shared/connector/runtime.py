@@ -26,7 +26,7 @@ from iko_shared.broker import (
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.http import SourceHttpSettings, make_client
-from iko_shared.connector.resilience import FETCH_DEADLINE, RetryPolicy
+from iko_shared.connector.resilience import FETCH_CALLERS, FETCH_DEADLINE, RetryPolicy
 from iko_shared.connector.source import FetchContext, Source
 from iko_shared.contracts import FragmentProduced, LookupRequested, SourceQuery
 from iko_shared.logging import get_logger
@@ -40,14 +40,28 @@ class ConnectorSettings(CommonSettings):
     connector_prefetch: int = 64
     connector_retry_attempts: int = 3
     connector_retry_base_delay_s: float = 0.05
+    # The circuit opens on this many failures within the window, at least this ratio of the calls, from at
+    # least this many distinct callers (see ``breaker``: one caller must not open it for the others).
     connector_circuit_failures: int = 5
+    connector_circuit_window_s: float = 10.0
+    connector_circuit_failure_ratio: float = 0.5
+    connector_circuit_min_callers: int = 2
+    # A timeout counts against the source only when the call had at least this long to run.
+    connector_circuit_min_timeout_budget_s: float = 1.0
     connector_circuit_reset_s: float = 5.0
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.connector_retry_attempts, base_delay_s=self.connector_retry_base_delay_s)
 
     def breaker(self) -> CircuitBreaker:
-        return CircuitBreaker(self.connector_circuit_failures, self.connector_circuit_reset_s)
+        return CircuitBreaker(
+            self.connector_circuit_failures,
+            self.connector_circuit_reset_s,
+            window_s=self.connector_circuit_window_s,
+            failure_ratio=self.connector_circuit_failure_ratio,
+            min_callers=self.connector_circuit_min_callers,
+            min_timeout_budget_s=self.connector_circuit_min_timeout_budget_s,
+        )
 
 
 class ConnectorRuntime:
@@ -85,9 +99,11 @@ class ConnectorRuntime:
             return None
         ctx = FetchContext(client=self.client, query=query, request=request, timeout=remaining)
         token = FETCH_DEADLINE.set(request.deadline)
+        callers = FETCH_CALLERS.set(frozenset({request.context.caller}))
         try:
             fragment = await fetch_fragment(self.source, ctx)
         finally:
+            FETCH_CALLERS.reset(callers)
             FETCH_DEADLINE.reset(token)
         if fragment.deadline <= self._clock():
             self.expired += 1
