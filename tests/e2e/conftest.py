@@ -45,6 +45,16 @@ def profiles_folder() -> Path:
 
 ISSUER = "iko-e2e-identity-provider"
 
+# The development stack raises these out of reach; the production stack (test_edges.py) keeps the defaults.
+DEV_STACK_LIMITS = {
+    # Tests that make a source fail on purpose must not open its circuit for the tests after them.
+    "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
+    # The suite looks up every person of the data set with one key; the limits have tests of their own.
+    "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000",
+    "IKO_GATEWAY_MAX_IN_FLIGHT_PER_CALLER": "0",
+    "IKO_GATEWAY_AUTH_FAILURES_PER_MINUTE": "0",
+}
+
 
 @pytest.fixture(scope="session")
 def identity() -> Iterator[JwksServer]:
@@ -57,8 +67,16 @@ def identity() -> Iterator[JwksServer]:
 
 
 def start_stack(
-    rabbitmq_url: str, redis_url: str, label: str, identity: JwksServer | None = None, **options: object
+    rabbitmq_url: str,
+    redis_url: str,
+    label: str,
+    identity: JwksServer | None = None,
+    *,
+    production: bool = False,
+    env: dict[str, str] | None = None,
+    **options: object,
 ) -> Stack:
+    """A stack of its own. ``production``: no development mode, and the breaker and rate-limit defaults."""
     gateway, brp, kvk, zgw = free_ports(4)
     auth_env = (
         {
@@ -82,13 +100,11 @@ def start_stack(
             "IKO_RABBITMQ_URL": rabbitmq_url,
             "IKO_REDIS_URL": redis_url,
             "IKO_PROFILES_DIR": str(profiles_folder()),
-            # Tests that make a source fail on purpose must not open its circuit for the tests after them;
-            # the circuit itself is tested by the contract kit.
-            "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
-            # The suite looks up every person of the data set with one key; the limiter has tests of its own.
-            "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000",
+            **({} if production else DEV_STACK_LIMITS),
             **auth_env,
+            **(env or {}),
         },
+        dev_mode=not production,
         **options,  # type: ignore[arg-type]
     )
     stack.start()

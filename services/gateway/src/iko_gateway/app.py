@@ -24,6 +24,7 @@ from iko_gateway.api import router
 from iko_gateway.audit import AuditFacts, Auditor, AuditPublisher
 from iko_gateway.auth import Authenticator, AuthSettings
 from iko_gateway.compat import compat_router
+from iko_gateway.decisions import AccessDecider
 from iko_gateway.lookups import LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
@@ -138,6 +139,7 @@ def create_app(
             yield
         finally:
             await broker.stop()
+            await app.state.auditor.drain()
             await audit.close()
             await probe.close()
             await authenticator.aclose()
@@ -148,6 +150,16 @@ def create_app(
         version="0.1.0",
         description="Integraal Klant- en Objectbeeld: everything the sources know about a person or company.",
         lifespan=lifespan,
+        # No redirect for a trailing slash: Starlette's would be answered before authentication and build its
+        # Location from the Host header. A path with a slash it does not have is a 404.
+        redirect_slashes=False,
+    )
+    app.state.decider = AccessDecider(
+        catalogue,
+        dev_mode=settings.dev_mode,
+        compat_doelbinding=settings.gateway_compat_doelbinding,
+        compat_verwerking=settings.gateway_compat_verwerking,
+        compat_timeout_ms=settings.gateway_compat_timeout_ms,
     )
     app.include_router(router)
     app.include_router(compat_router)
@@ -164,7 +176,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail))
+        # Starlette's 405 names the allowed methods in an Allow header: it is kept.
+        answer = problem(exc.status_code, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        return answer
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
