@@ -7,8 +7,8 @@ import time
 
 import httpx
 import pytest
-from iko_shared.connector import ConnectorRuntime, FetchContext, FetchResult, SourceError
-from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, SourceQuery
+from iko_shared.connector import FETCH_CALLERS, ConnectorRuntime, FetchContext, FetchResult, SourceError
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext, SourceQuery
 
 
 class FakeSource:
@@ -26,16 +26,17 @@ class FakeSource:
         return await self.behaviour(ctx)
 
 
-def request(sources=("fake",), deadline_in=2.0, operation="get") -> LookupRequested:
+def request(sources=("fake",), deadline_in=2.0, operation="get", query_identifier=None, caller=None) -> LookupRequested:
     now = time.time()
     return LookupRequested(
         request_id="r1",
         profile="p",
         identifier=Identifier(type="bsn", value="999993653"),
-        queries=[SourceQuery(key=s, source=s, operation=operation) for s in sources],
+        queries=[SourceQuery(key=s, source=s, operation=operation, identifier=query_identifier) for s in sources],
         requested_at=now,
         deadline=now + deadline_in,
         reply_to="q",
+        context=RequestContext(caller=caller),
     )
 
 
@@ -72,6 +73,25 @@ async def test_ok_fragment_carries_data_timing_and_deadline():
     assert fragment.data == {"hello": "999993653"}
     assert fragment.deadline == req.deadline
     assert fragment.duration_ms >= 0
+    assert fragment.subject == Identifier(type="bsn", value="999993653"), "the audit trail names whom it is about"
+
+
+async def test_the_subject_is_the_querys_identifier_when_it_has_one():
+    partner = Identifier(type="bsn", value="999990408")
+    _, _, published = await run(ok, request(query_identifier=partner))
+    assert published[0].subject == partner
+
+
+async def test_the_fetch_runs_as_the_requests_caller():
+    seen: list[frozenset[str | None]] = []
+
+    async def noting(ctx):
+        seen.append(FETCH_CALLERS.get())
+        return FetchResult.ok({})
+
+    await run(noting, request(caller="client-a/user-1"))
+    await run(noting, request())
+    assert seen == [frozenset({"client-a/user-1"}), frozenset({None})]
 
 
 async def test_no_fetch_once_the_deadline_has_passed():

@@ -47,4 +47,5 @@ async def fetch_fragment(source: Source, ctx: FetchContext) -> FragmentProduced:
         retrieved_at=datetime.now(UTC),
         duration_ms=round(duration_ms, 3),
         deadline=ctx.request.deadline,
+        subject=ctx.query.identifier or ctx.request.identifier,
     )
