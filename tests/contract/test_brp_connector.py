@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from iko_sandbox.brp.app import create_brp_app
-from iko_shared.contracts import Identifier, RequestContext
+from iko_shared.connector import FETCH_DEADLINE
+from iko_shared.connector.fragments import fetch_fragment
+from iko_shared.connector.source import FetchContext
+from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext
 
 from tests.contract.cases import API_KEY, BRP, BSN
-from tests.contract.kit import Harness, Scenario, Simulator, serve_simulator
+from tests.contract.kit import Harness, Scenario, Simulator, lookup_for, serve_simulator
 
 BSNS = ["999993653", "999990408", "999994086", "999991838", "999992557"]
 
@@ -135,3 +138,32 @@ async def test_a_lone_lookup_is_not_held_back_and_later_ones_gather_while_a_call
         await running.aclose()
     sizes = [len(r["json"]["burgerservicenummer"]) for r in simulator.received()]
     assert sizes == [1, 1, 4]
+
+
+async def fetch_as_the_runtime_does(harness: Harness, request: LookupRequested) -> FragmentProduced:
+    # The adapter's own outcome: the runtime would drop a fragment finished at its deadline unpublished.
+    token = FETCH_DEADLINE.set(request.deadline)
+    try:
+        ctx = FetchContext(harness.client, request.queries[0], request, timeout=request.deadline - time.time())
+        return await fetch_fragment(harness.source, ctx)
+    finally:
+        FETCH_DEADLINE.reset(token)
+
+
+async def test_a_lookup_in_a_batch_with_a_shorter_deadline_is_answered_by_its_own(harness, simulator):
+    # The probe's case: a lookup with 5 s failed after 30 ms because it shared a batch with a 30 ms one.
+    simulator.set_behaviour("ok", latency_ms=300)
+    hurried = lookup_for(harness.case, raadpleeg(BSNS[0], ["naam"]), deadline_s=0.08)
+    patient = lookup_for(harness.case, raadpleeg(BSNS[1], ["naam"]), deadline_s=5.0)
+    started = time.perf_counter()
+    short, long = await asyncio.gather(
+        fetch_as_the_runtime_does(harness, hurried), fetch_as_the_runtime_does(harness, patient)
+    )
+    assert long.status == "ok", long.error
+    assert long.data["naam"]["geslachtsnaam"]
+    assert short.error is not None
+    assert short.error.code == "timeout"
+    assert short.duration_ms < 200, "the hurried lookup stopped at its own deadline"
+    assert time.perf_counter() - started < 1.0
+    [call] = simulator.received()
+    assert sorted(call["json"]["burgerservicenummer"]) == sorted(BSNS[:2]), "both went in one call"

@@ -9,17 +9,24 @@ gather and go out when it returns, when twenty have gathered, or after the windo
 
 A batch the BRP refuses as a whole (one bad BSN is a 400 for all) is retried BSN by BSN, so each waiter gets its
 own answer or its own error.
+
+Deadlines: a waiter is never failed by another waiter's deadline. The call runs to the latest deadline of the
+waiters still waiting when it goes out, and each waiter stops waiting at its own deadline with a timeout of its own
+(``WaitTimeout``, an ``httpx.TimeoutException``, reported as the ``timeout`` a fetch of its own would give). The call
+goes out as every caller in it (``FETCH_CALLERS``): the circuit breaker sees one call, with the batch's budget, made
+by all of them, and a failure of it counts against each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from iko_shared.connector import FETCH_DEADLINE
+from iko_shared.connector import FETCH_CALLERS, FETCH_DEADLINE, Caller
 
 Person = dict[str, Any]
 BatchKey = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
@@ -29,14 +36,27 @@ SendBatch = Callable[[httpx.AsyncClient, list[str], list[str], dict[str, str]], 
 MAX_BSNS = 20
 
 
+class WaitTimeout(httpx.TimeoutException):
+    """This waiter's deadline passed before the batch it is in was answered."""
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future[Person | None]
+    deadline: float
+    caller: Caller
+
+
 @dataclass
 class _Batch:
     client: httpx.AsyncClient
     fields: list[str]
     headers: dict[str, str]
-    waiters: dict[str, list[asyncio.Future[Person | None]]] = field(default_factory=dict)
-    deadline: float = float("inf")
+    waiters: dict[str, list[_Waiter]] = field(default_factory=dict)
     timer: asyncio.TimerHandle | asyncio.Handle | None = None
+
+    def waiting(self, bsns: list[str]) -> list[_Waiter]:
+        return [w for bsn in bsns for w in self.waiters[bsn] if not w.future.done()]
 
 
 class RaadpleegBatcher:
@@ -46,8 +66,10 @@ class RaadpleegBatcher:
         window_s: float = 0.002,
         max_size: int = MAX_BSNS,
         split_on: Callable[[Exception], bool] = lambda exc: False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._send = send
+        self._clock = clock
         self._window = window_s
         self._max = max_size
         self._split_on = split_on
@@ -57,7 +79,13 @@ class RaadpleegBatcher:
         self.calls = 0
 
     async def lookup(
-        self, client: httpx.AsyncClient, bsn: str, fields: list[str], headers: dict[str, str], deadline: float
+        self,
+        client: httpx.AsyncClient,
+        bsn: str,
+        fields: list[str],
+        headers: dict[str, str],
+        deadline: float,
+        caller: Caller = None,
     ) -> Person | None:
         loop = asyncio.get_running_loop()
         key: BatchKey = (tuple(sorted(fields)), tuple(sorted(headers.items())))
@@ -70,11 +98,14 @@ class RaadpleegBatcher:
             else:
                 batch.timer = loop.call_later(self._window, self._flush, key)
         future: asyncio.Future[Person | None] = loop.create_future()
-        batch.waiters.setdefault(bsn, []).append(future)
-        batch.deadline = min(batch.deadline, deadline)
+        batch.waiters.setdefault(bsn, []).append(_Waiter(future, deadline, caller))
         if len(batch.waiters) >= self._max:
             self._flush(key)
-        return await future
+        try:
+            # On timeout wait_for cancels the future: the batch's answer, when it comes, skips this waiter.
+            return await asyncio.wait_for(future, timeout=deadline - self._clock())
+        except TimeoutError:
+            raise WaitTimeout("the BRP did not answer before this lookup's deadline") from None
 
     def _flush(self, key: BatchKey) -> None:
         batch = self._open.pop(key, None)
@@ -97,9 +128,10 @@ class RaadpleegBatcher:
         task.add_done_callback(done)
 
     async def _run(self, batch: _Batch) -> None:
-        # The batch answers by its earliest deadline: nobody in it may wait longer than they asked.
-        FETCH_DEADLINE.set(batch.deadline)
-        bsns = list(batch.waiters)
+        # Only those still waiting: a BSN whose every waiter has given up is not asked for.
+        bsns = [bsn for bsn in batch.waiters if batch.waiting([bsn])]
+        if not bsns:
+            return
         try:
             found = await self._call(batch, bsns)
         except Exception as exc:
@@ -111,25 +143,31 @@ class RaadpleegBatcher:
         self._resolve(batch, found)
 
     async def _run_one(self, batch: _Batch, bsn: str) -> None:
+        if not batch.waiting([bsn]):
+            return
         try:
             self._resolve(batch, await self._call(batch, [bsn]), only=[bsn])
         except Exception as exc:
             self._settle(batch, [bsn], exc)
 
     async def _call(self, batch: _Batch, bsns: list[str]) -> dict[str, Person]:
+        waiting = batch.waiting(bsns)
+        # Runs in a task of its own (``_run``, or gather's for ``_run_one``): these settings are the call's alone.
+        FETCH_DEADLINE.set(max(w.deadline for w in waiting))
+        FETCH_CALLERS.set(frozenset(w.caller for w in waiting))
         self.calls += 1
         return await self._send(batch.client, bsns, batch.fields, batch.headers)
 
     @staticmethod
     def _resolve(batch: _Batch, found: dict[str, Person], only: list[str] | None = None) -> None:
         for bsn in only or list(batch.waiters):
-            for future in batch.waiters[bsn]:
-                if not future.done():
-                    future.set_result(found.get(bsn))
+            for waiter in batch.waiters[bsn]:
+                if not waiter.future.done():
+                    waiter.future.set_result(found.get(bsn))
 
     @staticmethod
     def _settle(batch: _Batch, bsns: list[str], exc: Exception) -> None:
         for bsn in bsns:
-            for future in batch.waiters[bsn]:
-                if not future.done():
-                    future.set_exception(exc)
+            for waiter in batch.waiters[bsn]:
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)

@@ -105,7 +105,9 @@ class BrpSource:
         if len(bsns) > 1 or self._settings.batch_window_ms <= 0:
             body = {"type": RAADPLEEG, "burgerservicenummer": bsns, "fields": fields}
             return _found(await self._post(ctx.client, body, headers), many=len(bsns) > 1)
-        person = await self._batcher.lookup(ctx.client, bsns[0], fields, headers, ctx.request.deadline)
+        person = await self._batcher.lookup(
+            ctx.client, bsns[0], fields, headers, ctx.request.deadline, ctx.request.context.caller
+        )
         return FetchResult.ok(person) if person is not None else FetchResult.not_found()
 
     async def _raadpleeg_batch(
