@@ -140,6 +140,29 @@ async def test_a_lone_lookup_is_not_held_back_and_later_ones_gather_while_a_call
     assert sizes == [1, 1, 4]
 
 
+async def test_a_purpose_and_user_outside_ascii_reach_the_brp_percent_encoded(harness: Harness, simulator: Simulator):
+    # Before, httpx refused to encode these headers: every such lookup was an internal_error.
+    context = RequestContext(doelbinding="BRPACT-Wmo", verwerking="Beëindiging uitkering", gebruiker="jösé 100%")
+    fragment = await harness.run(raadpleeg(BSN.value, ["naam"], context))
+    assert fragment is not None
+    assert fragment.status == "ok", fragment.error
+    [received] = simulator.received()
+    assert received["headers"]["x-verwerking"] == "Be%C3%ABindiging uitkering"
+    assert received["headers"]["x-gebruiker"] == "j%C3%B6s%C3%A9 100%25"
+    assert received["headers"]["x-doelbinding"] == "BRPACT-Wmo"
+
+
+async def test_a_long_purpose_with_a_line_break_reaches_the_brp_cut_and_in_one_header(harness, simulator):
+    injected = "Beoordelen\r\nx-injected: 1"  # 25 characters
+    context = RequestContext(doelbinding="BRPACT-Wmo", verwerking=injected + "v" * 1000)
+    fragment = await harness.run(raadpleeg(BSN.value, ["naam"], context))
+    assert fragment is not None
+    assert fragment.status == "ok", fragment.error
+    [received] = simulator.received()
+    assert received["headers"]["x-verwerking"] == "Beoordelen%0D%0Ax-injected: 1" + "v" * (242 - 25)
+    assert "x-injected" not in received["headers"]
+
+
 async def fetch_as_the_runtime_does(harness: Harness, request: LookupRequested) -> FragmentProduced:
     # The adapter's own outcome: the runtime would drop a fragment finished at its deadline unpublished.
     token = FETCH_DEADLINE.set(request.deadline)

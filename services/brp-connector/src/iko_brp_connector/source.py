@@ -2,6 +2,13 @@
 
 The profile's ``fields`` go to the BRP as they are (data minimisation: the BRP itself returns only those), and the
 request's purpose travels as the protocol headers that gateways in front of the BRP require.
+
+Protocol headers (``x-doelbinding``, ``x-verwerking``, ``x-gebruiker``, ``x-origin-oin``) carry free text from the
+request (``"Beëindiging uitkering"``, a user named ``jösé``), and a header holds only ASCII. Each value is cut to
+242 characters (the width of the VNG Verwerkingenlogging columns they end up in, as ZAC cuts them), then every
+character outside printable ASCII (0x20-0x7E), and ``%`` itself, is percent-encoded as UTF-8, RFC 3986 style:
+``Be%C3%ABindiging uitkering``. Printable ASCII text reaches the BRP unchanged; anything else arrives readable by
+any percent-decoder, and a CR or LF can never end the header (``protocol_header_value``).
 """
 
 from __future__ import annotations
@@ -42,6 +49,20 @@ SEARCHES = frozenset(
 )
 # The BRP refuses a query without fields; a profile that names none gets the identifying minimum.
 DEFAULT_FIELDS = ["burgerservicenummer"]
+PROTOCOL_HEADER_MAX_CHARS = 242
+
+
+def protocol_header_value(value: str) -> str:
+    """The value cut to 242 characters, then percent-encoded as UTF-8 outside printable ASCII, ``%`` included."""
+    return "".join(_percent_encoded(char) for char in value[:PROTOCOL_HEADER_MAX_CHARS])
+
+
+def _percent_encoded(char: str) -> str:
+    if " " <= char <= "~" and char != "%":
+        return char
+    # A lone surrogate (JSON can carry one) is no character UTF-8 can encode: it travels as U+FFFD.
+    encoded = "\ufffd".encode() if "\ud800" <= char <= "\udfff" else char.encode()
+    return "".join(f"%{byte:02X}" for byte in encoded)
 
 
 def problem_error(response: httpx.Response) -> SourceError:
@@ -80,7 +101,7 @@ class BrpSource:
             "x-gebruiker": ctx.request.context.gebruiker,
             "x-origin-oin": self._settings.origin_oin,
         }
-        headers.update({k: v for k, v in protocol.items() if v})
+        headers.update({k: protocol_header_value(v) for k, v in protocol.items() if v})
         return headers
 
     @staticmethod
