@@ -6,7 +6,7 @@ the roles that may receive its data. A caller gets only the sources it may recei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,10 +41,6 @@ def may_use(profile: Profile, caller: Principal) -> bool:
 
 def may_receive(spec: SourceSpec, caller: Principal) -> bool:
     return caller.has_any(spec.roles)
-
-
-def visible_profiles(profiles: Iterable[Profile], caller: Principal) -> list[Profile]:
-    return [p for p in profiles if may_use(p, caller)]
 
 
 def _allowed(sources: dict[str, SourceSpec], caller: Principal) -> set[str]:
@@ -97,23 +93,22 @@ def require_profile(profile: Profile, caller: Principal) -> None:
         raise AccessDeniedError(403, "Forbidden", "you may not use this profile")
 
 
+def serves(profile: Profile, purpose: str, dev_mode: bool) -> bool:
+    """Whether the profile serves the purpose (``demo`` is served by every profile in development mode only)."""
+    return purpose in profile.purposes or (dev_mode and purpose == DEV_PURPOSE)
+
+
 def purpose_for(
-    profile: Profile,
-    caller: Principal,
-    doelbinding: str | None,
-    verwerking: str | None,
-    headers: Mapping[str, str],
-    dev_mode: bool,
+    profile: Profile, caller: Principal, doelbinding: str, verwerking: str, dev_mode: bool
 ) -> RequestContext:
-    """The purpose a request states (its body first, else the x-doelbinding / x-verwerking headers)."""
-    purpose = (doelbinding or headers.get("x-doelbinding") or "").strip()
-    processing = (verwerking or headers.get("x-verwerking") or "").strip()
+    """The request's context for a purpose the call stated (``decisions.Stated``): 422 without one, 403 for one
+    the profile does not serve."""
+    purpose, processing = doelbinding.strip(), verwerking.strip()
     if not purpose:
         raise AccessDeniedError(
             422, "Purpose required", "state the purpose (doelbinding) in the body or the x-doelbinding header"
         )
-    served = purpose in profile.purposes or (dev_mode and purpose == DEV_PURPOSE)
-    if not served:
+    if not serves(profile, purpose, dev_mode):
         raise AccessDeniedError(403, "Purpose not served", "this profile does not serve the stated purpose")
     return RequestContext(
         doelbinding=purpose,

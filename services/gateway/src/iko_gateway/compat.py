@@ -56,7 +56,6 @@ audit trail before its answer is sent, with the purpose from ``x-doelbinding`` o
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -73,6 +72,7 @@ from iko_gateway.auth.caller import Caller
 from iko_gateway.compat_containers import ContainerParamError, apply_container_params, decode_container_param
 from iko_gateway.compat_schema import view_schema
 from iko_gateway.decisions import Ask, EndpointPlan, Stated
+from iko_gateway.error_shapes import CORRELATION_HEADER, correlation_id, error_response
 from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.security import CallerDep
 from iko_gateway.state import auditor_of, decider_of, service_of
@@ -85,8 +85,6 @@ COMPAT_NOTE = (
     "It is the compatibility path; the native `POST /api/v1/profiles/{profile}/lookups` (identifier in the body) "
     "is the recommended API."
 )
-CORRELATION_HEADER = "X-Correlation-Id"
-SANE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 compat_router = APIRouter(tags=[TAG])
@@ -97,19 +95,6 @@ class CompatError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def correlation_id(request: Request, request_id: str) -> str:
-    incoming = request.headers.get(CORRELATION_HEADER, "").strip()
-    return incoming if SANE_CORRELATION_ID.match(incoming) else request_id
-
-
-def error_response(status: int, message: str, correlation: str) -> JSONResponse:
-    return JSONResponse(
-        {"message": message, "correlationId": correlation},
-        status_code=status,
-        headers={CORRELATION_HEADER: correlation},
-    )
 
 
 def refused(exc: AccessDeniedError) -> CompatError:

@@ -32,6 +32,7 @@ from iko_gateway.access import (
     plan_for,
     purpose_for,
     require_profile,
+    serves,
 )
 from iko_gateway.filters import FilterInputError, paging_params, search_params, whole_number
 
@@ -113,7 +114,7 @@ def caller_token(caller: Any) -> str:
 
 
 def _context(stated: Stated, profile: Profile, caller: Principal, dev_mode: bool) -> RequestContext:
-    context = purpose_for(profile, caller, stated.doelbinding, stated.verwerking, {}, dev_mode)
+    context = purpose_for(profile, caller, stated.doelbinding, stated.verwerking, dev_mode)
     return context.model_copy(update={"caller": caller_token(caller)})
 
 
@@ -343,7 +344,7 @@ class AccessDecider:
         return Stated(stated.doelbinding or default, stated.verwerking or self.compat_verwerking)
 
     def _serves(self, profile: Profile, purpose: str) -> bool:
-        return purpose in profile.purposes or (self.dev_mode and purpose == DEV_PURPOSE)
+        return serves(profile, purpose, self.dev_mode)
 
 
 # --- /endpoints parameters ---------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ cap is counted in memory, per gateway replica (see ``limits``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -27,13 +26,13 @@ from iko_gateway.auth.errors import AuthError, auth_problem
 from iko_gateway.auth.failures import AuthFailureLimiter
 from iko_gateway.auth.rate_limit import RateLimiter
 from iko_gateway.client_address import TrustedProxies, client_address, limit_key
+from iko_gateway.error_shapes import error_answer, is_compat
 from iko_gateway.limits import InFlightLimiter
 from iko_gateway.problems import PROBLEM_JSON, problem
 from iko_gateway.settings import GatewaySettings
 
 log = get_logger()
 
-COMPAT_PREFIXES = ("/aggregated-data-profiles", "/endpoints")
 
 # A slot frees up as soon as one of the caller's requests ends: soon, whatever it is waiting for.
 IN_FLIGHT_RETRY_AFTER_S = 1
@@ -133,31 +132,11 @@ async def current_caller(request: Request) -> AsyncIterator[Caller]:
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def _is_compat(request: Request) -> bool:
-    return request.url.path.startswith(COMPAT_PREFIXES)
-
-
-def error_answer(
-    request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None
-) -> Response:
-    """The error in the shape the called API uses."""
-    if _is_compat(request):
-        # The IKO Server's error shape (imported here: compat imports this module's dependency).
-        from iko_gateway.compat import correlation_id, error_response
-
-        answer = error_response(status, detail or title, correlation_id(request, str(uuid.uuid4())))
-        answer.headers.update(headers or {})
-        return answer
-    answer = problem(status, title, detail)
-    answer.headers.update(headers or {})
-    return answer
-
-
 def install_security(app: FastAPI) -> None:
     async def on_auth_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AuthError)
         rendered = auth_problem(exc)
-        if _is_compat(request):
+        if is_compat(request):
             return error_answer(request, rendered.status, rendered.body["title"], exc.detail, rendered.headers)
         return JSONResponse(
             rendered.body, status_code=rendered.status, headers=rendered.headers, media_type=PROBLEM_JSON
