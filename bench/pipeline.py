@@ -49,6 +49,8 @@ class PipelineSystem:
                 "IKO_RABBITMQ_URL": infra.rabbitmq_url,
                 "IKO_REDIS_URL": infra.redis_url,
                 "IKO_GATEWAY_RATE_LIMIT_PER_MINUTE": "0",
+                # Every simulated caller uses the one dev key: the per-caller cap would refuse the ladders' load.
+                "IKO_GATEWAY_MAX_IN_FLIGHT_PER_CALLER": "0",
                 "IKO_LOG_LEVEL": log_level,
                 # A hanging source must keep being asked, so the deadline (not an open circuit) ends its lookups.
                 "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
