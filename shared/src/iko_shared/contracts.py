@@ -185,7 +185,7 @@ class AuditRecorded(Contract):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str
     request_id: str
-    kind: Literal["lookup", "search", "endpoint"]
+    kind: Literal["lookup", "search", "endpoint", "inzage"]
     # Verwerkingenlogging
     verwerkingsactiviteit: str
     doelbinding: str
@@ -211,3 +211,58 @@ class AuditRecorded(Contract):
     outcome: str
     started_at: datetime
     ended_at: datetime
+
+
+class InzageRequested(Contract):
+    """The gateway asks the audit service for every stored disclosure about one data subject (AVG art. 15)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    identifier: Identifier
+    # 1-based; newest first.
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=200)
+    # Routing key of the gateway replica's own reply queue (default exchange), correlation id = request_id.
+    reply_to: str
+    deadline: float
+
+
+class StoredDisclosure(Contract):
+    """One disclosure about one data subject as the audit store keeps it (one row of the store)."""
+
+    id: int
+    event_id: str
+    request_id: str
+    kind: str
+    profile: str
+    verwerkingsactiviteit: str
+    doelbinding: str
+    verwerking: str
+    vertrouwelijkheid: str
+    bewaartermijn: str
+    uitvoerder: str
+    systeem: str
+    gebruiker: str
+    subject: str
+    client: str
+    caller_kind: str
+    roles: list[str]
+    identifier: Identifier | None
+    # What of this subject was disclosed: sources, operations, fields and how each went.
+    sources: list[DisclosedSource]
+    search: dict[str, Any] | None = None
+    outcome: str
+    started_at: datetime
+    ended_at: datetime
+
+
+class InzageAnswered(Contract):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    request_id: str
+    identifier: Identifier
+    page: int
+    page_size: int
+    total: int
+    disclosures: list[StoredDisclosure]
+    # Set when the store could not be read (the gateway answers 503 then).
+    error: str | None = None

@@ -49,6 +49,11 @@ class Topology:
         )
 
     @property
+    def audit_inzage(self) -> RabbitQueue:
+        """Inzage requests from the gateways to the audit service (default exchange, routing key = this name)."""
+        return RabbitQueue(f"{self.namespace}.audit.inzage", queue_type=QueueType.QUORUM)
+
+    @property
     def dead_letters(self) -> RabbitExchange:
         return RabbitExchange(f"{self.namespace}.dead-letters", type=ExchangeType.DIRECT, durable=True)
 
