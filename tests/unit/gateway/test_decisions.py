@@ -204,3 +204,25 @@ def test_field_within():
     assert field_within("naam", ["naam"])
     assert not field_within("naamgebruik", ["naam"])
     assert not field_within("partners", ["partners.naam"])
+
+
+# --- inzage ---
+
+
+def test_only_the_inzage_roles_read_the_audit_trail(decider):
+    identifier = Identifier(type="bsn", value=BSN)
+    for who in (PERSOON_ZAKEN, BEDRIJF, caller("iko-portaal")):
+        assert refusal(decider.inzage, who, identifier, Stated(), citizen=False).status == 403
+    context = decider.inzage(caller("iko-privacy"), identifier, Stated(), citizen=False)
+    assert context.doelbinding == "inzageverzoek"
+    # The citizen's form is open to a portal as well.
+    assert decider.inzage(caller("iko-portaal"), identifier, Stated(), citizen=True)
+    assert refusal(decider.inzage, PERSOON, identifier, Stated(), citizen=True).status == 403
+    bad = Identifier(type="bsn", value="999993654")
+    assert isinstance(refusal(decider.inzage, caller("iko-privacy"), bad, Stated(), citizen=False), InvalidInputError)
+
+
+def test_no_inzage_roles_means_nobody_not_everybody():
+    decider = AccessDecider(load_profiles(ProfileSettings().profiles_dir), dev_mode=False, inzage_roles=())
+    identifier = Identifier(type="bsn", value=BSN)
+    assert refusal(decider.inzage, caller("anything"), identifier, Stated(), citizen=False).status == 403

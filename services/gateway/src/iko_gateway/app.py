@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage
 from iko_shared.broker import ExchangePublisher, make_broker, make_topology
-from iko_shared.contracts import AuditRecorded, LookupRequested
+from iko_shared.contracts import AuditRecorded, InzageRequested, LookupRequested
 from iko_shared.logging import get_logger
 from iko_shared.profiles import ProfileCatalogue, load_profiles
 from iko_shared.redis_client import make_redis
@@ -25,6 +25,8 @@ from iko_gateway.audit import AuditFacts, Auditor, AuditPublisher
 from iko_gateway.auth import Authenticator, AuthSettings
 from iko_gateway.compat import compat_router
 from iko_gateway.decisions import AccessDecider
+from iko_gateway.inzage import InzageService
+from iko_gateway.inzage_api import inzage_router
 from iko_gateway.lookups import LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
@@ -60,6 +62,12 @@ def build_gateway_broker(
     replies = topology.gateway_replies(instance)
     # Sent by ``lookups_out``; the FastStream publisher documents them in the AsyncAPI document.
     lookups_out = ExchangePublisher(broker, topology.lookups)
+    broker.publisher(
+        topology.audit_inzage,
+        title=f"{topology.audit_inzage.name}:InzageRequested",
+        description="Every stored disclosure about one data subject, asked of the audit service.",
+        schema=InzageRequested,
+    )
     broker.publisher(
         exchange=topology.lookups,
         title=f"{topology.lookups.name}:LookupRequested",
@@ -132,6 +140,15 @@ def create_app(
         app.state.lookups = LookupService(
             catalogue, topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s
         )
+        # Declared here too, so that a request waits in it while the audit service starts (and is not returned).
+        await broker.declare_queue(topology.audit_inzage)
+        app.state.inzage = InzageService(
+            topology,
+            ExchangePublisher(broker),
+            waiter,
+            reply_queue,
+            settings.gateway_inzage_timeout_ms / 1000,
+        )
         app.state.probe = probe
         app.state.waiter = waiter
         log.info("gateway.ready", reply_queue=reply_queue, dev_mode=settings.dev_mode)
@@ -160,9 +177,12 @@ def create_app(
         compat_doelbinding=settings.gateway_compat_doelbinding,
         compat_verwerking=settings.gateway_compat_verwerking,
         compat_timeout_ms=settings.gateway_compat_timeout_ms,
+        inzage_roles=tuple(settings.gateway_inzage_roles),
+        portal_roles=tuple(settings.gateway_inzage_portal_roles),
     )
     app.include_router(router)
     app.include_router(compat_router)
+    app.include_router(inzage_router)
     install_security(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway_max_body_bytes)
 

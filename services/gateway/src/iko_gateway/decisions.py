@@ -36,6 +36,8 @@ from iko_gateway.access import (
 )
 from iko_gateway.filters import FilterInputError, paging_params, search_params, whole_number
 
+# The purpose recorded for an inzage that states none: the data subject's request (AVG art. 15).
+INZAGE_PURPOSE = "inzageverzoek"
 # What ``/endpoints`` reads from the query string itself rather than as a source parameter.
 FIELDS_PARAM = "fields"
 
@@ -132,8 +134,13 @@ class AccessDecider:
         compat_doelbinding: str = "",
         compat_verwerking: str = "",
         compat_timeout_ms: int = 5000,
+        inzage_roles: tuple[str, ...] = ("iko-privacy",),
+        portal_roles: tuple[str, ...] = ("iko-portaal",),
     ) -> None:
         self.profiles = profiles
+        # Never empty-means-everyone here: the audit trail is only for the roles named.
+        self.inzage_roles = inzage_roles
+        self.portal_roles = portal_roles
         self.dev_mode = dev_mode
         self.compat_doelbinding = compat_doelbinding
         self.compat_verwerking = compat_verwerking
@@ -242,6 +249,24 @@ class AccessDecider:
             context=context,
         )
         return SearchPlan(profile, action_key, action, ask)
+
+    # --- inzage -------------------------------------------------------------------------------------------
+
+    def inzage(self, caller: Principal, identifier: Identifier, stated: Stated, *, citizen: bool) -> RequestContext:
+        """Who may read the audit trail of one data subject: the inzage roles (the citizen's form also to the
+        portal roles), for a valid identifier; the purpose defaults to the inzage request itself."""
+        roles = self.inzage_roles + (self.portal_roles if citizen else ())
+        if not roles or not caller.has_any(roles):
+            raise AccessDeniedError(403, "Forbidden", "you may not read the audit trail")
+        why = identifier_problem(identifier.type, identifier.value)
+        if why is not None:
+            raise InvalidInputError("Malformed identifier", why)
+        return RequestContext(
+            doelbinding=stated.doelbinding or INZAGE_PURPOSE,
+            verwerking=stated.verwerking or ("Inzage burger" if citizen else "Inzage privacy officer"),
+            gebruiker=caller.user,
+            caller=caller_token(caller),
+        )
 
     # --- the compatible /endpoints ------------------------------------------------------------------------
 

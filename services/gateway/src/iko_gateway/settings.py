@@ -33,6 +33,16 @@ class GatewaySettings(CommonSettings, ProfileSettings):
     # empty: such calls are refused.
     gateway_compat_doelbinding: str = ""
     gateway_compat_verwerking: str = "Zaakbehandeling (Valtimo)"
+    # Who may read the audit trail of a data subject (POST /api/v1/inzage), and who only its citizen's form
+    # (POST /api/v1/inzage/burger, e.g. a citizen portal's service client).
+    gateway_inzage_roles: Annotated[list[str], NoDecode, BeforeValidator(string_list)] = Field(
+        default_factory=lambda: ["iko-privacy"]
+    )
+    gateway_inzage_portal_roles: Annotated[list[str], NoDecode, BeforeValidator(string_list)] = Field(
+        default_factory=lambda: ["iko-portaal"]
+    )
+    # How long an inzage waits for the audit service.
+    gateway_inzage_timeout_ms: int = 5000
     # Development mode: the dev API key with every role, and the purpose "demo" for every profile.
     dev_mode: bool = Field(False, validation_alias=AliasChoices("IKO_DEV_MODE", "iko_dev_mode"))
     # Facts of every audit record (VNG Verwerkingenlogging).

@@ -6,6 +6,7 @@ from fastapi import Request
 
 from iko_gateway.audit import Auditor
 from iko_gateway.decisions import AccessDecider
+from iko_gateway.inzage import InzageService
 from iko_gateway.lookups import LookupService
 from iko_gateway.settings import GatewaySettings
 
@@ -28,3 +29,8 @@ def auditor_of(request: Request) -> Auditor:
 def decider_of(request: Request) -> AccessDecider:
     decider: AccessDecider = request.app.state.decider
     return decider
+
+
+def inzage_of(request: Request) -> InzageService:
+    service: InzageService = request.app.state.inzage
+    return service
