@@ -159,3 +159,7 @@ def simulators(stack: Stack) -> Iterator[dict[str, httpx.Client]]:
         for client in clients.values():
             client.delete("/__sandbox__/behaviour")
             client.close()
+
+
+# The production-mode stack (tests/e2e/production.py): imported last, as it builds on start_stack above.
+from tests.e2e.production import production_stack  # noqa: E402, F401

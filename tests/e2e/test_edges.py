@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aio_pika
 import httpx
 import orjson
 import pytest
-import yaml
 from iko_shared.contracts import AuditRecorded
 from iko_shared.topology import Topology
 from iko_stack import Stack
 
-from tests.e2e.conftest import ISSUER, start_stack, stop_stack
+from tests.e2e.conftest import ISSUER
+from tests.e2e.production import KEYS, headers
 from tests.unit.gateway.jwks_server import JwksServer
 
 pytestmark = pytest.mark.e2e
@@ -37,60 +35,17 @@ KVK_ERROR = "90004973"  # the KVK simulator answers 500 for this number
 # Documentation addresses (RFC 5737), only ever sent as X-Forwarded-For header values.
 ATTACKER_ADDRESS, VICTIM_ADDRESS = "203.0.113.7", "203.0.113.8"
 
-KEYS = {
-    "bedrijf": ("key-bedrijf-only", ["iko-bedrijf"]),
-    "persoon": ("key-persoon-only", ["iko-persoon"]),
-    "zaken": ("key-persoon-zaken", ["iko-persoon", "iko-zaken"]),
-    "attacker": ("key-attacker", ["iko-persoon", "iko-bedrijf"]),
-    "victim": ("key-victim", ["iko-persoon", "iko-bedrijf"]),
-}
-PURPOSE = {"x-doelbinding": "klantcontact", "x-verwerking": "Vraag burger"}
-
-
-def headers(who: str, **extra: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[who][0], **PURPOSE, **extra}
-
-
-@pytest.fixture(scope="module")
-async def edge_stack(rabbitmq_url: str, redis_url: str, identity: JwksServer, tmp_path_factory) -> AsyncIterator[Stack]:
-    folder: Path = tmp_path_factory.mktemp("edge-keys")
-    keys_file = folder / "api-keys.yaml"
-    keys_file.write_text(
-        yaml.safe_dump(
-            [
-                {"client": name, "key_sha256": hashlib.sha256(key.encode()).hexdigest(), "roles": roles}
-                for name, (key, roles) in KEYS.items()
-            ]
-        )
-    )
-    stack = start_stack(
-        rabbitmq_url,
-        redis_url,
-        "edges",
-        identity,
-        production=True,
-        env={
-            "IKO_AUTH_API_KEYS_FILE": str(keys_file),
-            # The tests' own client is the ingress: the addresses it forwards are the callers'.
-            "IKO_GATEWAY_TRUSTED_PROXIES": "127.0.0.1",
-        },
-    )
-    try:
-        yield stack
-    finally:
-        await stop_stack(stack, rabbitmq_url, redis_url)
-
 
 @pytest.fixture
-async def client(edge_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=edge_stack.gateway_url, timeout=15) as http:
+async def client(production_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=production_stack.gateway_url, timeout=15) as http:
         yield http
 
 
 @pytest.fixture
-def sources(edge_stack: Stack) -> Iterator[dict[str, httpx.Client]]:
+def sources(production_stack: Stack) -> Iterator[dict[str, httpx.Client]]:
     """The simulators, their request logs cleared first and their behaviour reset after."""
-    clients = {name: httpx.Client(base_url=url, timeout=5) for name, url in edge_stack.sandbox_urls.items()}
+    clients = {name: httpx.Client(base_url=url, timeout=5) for name, url in production_stack.sandbox_urls.items()}
     try:
         for http in clients.values():
             http.delete("/__sandbox__/requests")
@@ -332,11 +287,11 @@ async def test_failed_authentication_is_limited_per_address_and_only_that_addres
 
 
 @pytest.fixture
-async def audit(edge_stack, rabbitmq_url):
+async def audit(production_stack, rabbitmq_url):
     """The stack's audit queue, emptied first; ``read(n)`` waits for n records (or the timeout)."""
     connection = await aio_pika.connect(rabbitmq_url)
     channel = await connection.channel()
-    queue = await channel.declare_queue(Topology(namespace=edge_stack.namespace).audit_queue.name, passive=True)
+    queue = await channel.declare_queue(Topology(namespace=production_stack.namespace).audit_queue.name, passive=True)
     await queue.purge()
 
     async def read(count: int, timeout_s: float = 10.0) -> list[AuditRecorded]:
@@ -437,12 +392,12 @@ async def test_a_streamed_lookup_records_what_it_sent(client, audit):
     no_fetched_values(ended, events[-1][1])
 
 
-async def test_a_stream_the_client_leaves_records_what_was_sent_until_then(edge_stack, sources, audit):
+async def test_a_stream_the_client_leaves_records_what_was_sent_until_then(production_stack, sources, audit):
     # ZGW slow: the BRP fragments (the person, the partner, the child) stream first, then the client goes.
     sources["zgw"].put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": 2500})
     seen: list[dict[str, Any]] = []
     async with (
-        httpx.AsyncClient(base_url=edge_stack.gateway_url, timeout=15) as http,
+        httpx.AsyncClient(base_url=production_stack.gateway_url, timeout=15) as http,
         http.stream(
             "POST",
             "/api/v1/profiles/persoon/lookups",
@@ -553,7 +508,7 @@ async def test_405_names_the_allowed_methods(client):
 # --- 9. no caller text in logs -------------------------------------------------------------------------------
 
 
-async def test_a_container_id_holding_a_bsn_and_a_name_is_not_logged(client, edge_stack):
+async def test_a_container_id_holding_a_bsn_and_a_name_is_not_logged(client, production_stack):
     marker = "Janssen-Geheim"
     container = {"containerId": f"{BSN}-{marker}", "pageable": {"page": 0, "size": 5}}
     param = base64.urlsafe_b64encode(orjson.dumps(container)).decode()
@@ -563,10 +518,10 @@ async def test_a_container_id_holding_a_bsn_and_a_name_is_not_logged(client, edg
     assert response.status_code == 200, response.text
 
     async def logged() -> bool:
-        return "compat.unknown_containers" in edge_stack.log_path("gateway").read_text()
+        return "compat.unknown_containers" in production_stack.log_path("gateway").read_text()
 
     assert await poll(logged)
-    text = edge_stack.log_path("gateway").read_text()
+    text = production_stack.log_path("gateway").read_text()
     assert marker not in text
     assert BSN not in text
 
