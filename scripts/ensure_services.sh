@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Make sure Redis and RabbitMQ answer at IKO_REDIS_URL / IKO_RABBITMQ_URL.
+# Make sure Redis, RabbitMQ and PostgreSQL answer at IKO_REDIS_URL / IKO_RABBITMQ_URL / IKO_AUDIT_ADMIN_URL.
 # When one does not, and it is meant to run on this machine, start the installed Debian package's
 # server; when it is not installed, say what is missing and how to install it. Idempotent: a no-op
-# when both already answer.
+# when all three already answer. Needs no PostgreSQL client: service_probe.py speaks the protocol.
 #
-# Environment: IKO_REDIS_URL, IKO_RABBITMQ_URL (the services' own defaults), ENSURE_SERVICES_TIMEOUT
-# (seconds to wait for each server after starting it, default 120), PYTHON (default python3),
-# IKO_SBIN_DIRS (extra folders to look for the servers in, default /usr/sbin:/sbin:/usr/local/sbin).
+# Environment: IKO_REDIS_URL, IKO_RABBITMQ_URL, IKO_AUDIT_ADMIN_URL (the services' own defaults),
+# ENSURE_SERVICES_TIMEOUT (seconds to wait for each server after starting it, default 120), PYTHON
+# (default python3), IKO_SBIN_DIRS (extra folders to look for the servers in, default
+# /usr/sbin:/sbin:/usr/local/sbin).
 set -euo pipefail
 
 here=${BASH_SOURCE[0]%/*}
 [[ $here == "${BASH_SOURCE[0]}" ]] && here=.
 REDIS_URL=${IKO_REDIS_URL:-redis://127.0.0.1:6379/0}
 RABBITMQ_URL=${IKO_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}
+POSTGRES_URL=${IKO_AUDIT_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 TIMEOUT=${ENSURE_SERVICES_TIMEOUT:-120}
 SBIN_DIRS=${IKO_SBIN_DIRS-/usr/sbin:/sbin:/usr/local/sbin}
 PY=${PYTHON:-python3}
@@ -54,20 +56,26 @@ command -v "$PY" >/dev/null 2>&1 || die "$PY not found: install Python 3.11 (apt
 
 redis_ok=0
 rabbit_ok=0
+pg_ok=0
 probe redis "$REDIS_URL" && redis_ok=1
 probe amqp "$RABBITMQ_URL" && rabbit_ok=1
-if ((redis_ok && rabbit_ok)); then
-    say "Redis ($(shown "$REDIS_URL")) and RabbitMQ ($(shown "$RABBITMQ_URL")) answer; nothing to do"
+probe postgres "$POSTGRES_URL" && pg_ok=1
+if ((redis_ok && rabbit_ok && pg_ok)); then
+    say "Redis ($(shown "$REDIS_URL")), RabbitMQ ($(shown "$RABBITMQ_URL")) and PostgreSQL ($(shown "$POSTGRES_URL")) answer; nothing to do"
     exit 0
 fi
 ((redis_ok)) && say "Redis answers at $(shown "$REDIS_URL")"
 ((rabbit_ok)) && say "RabbitMQ answers at $(shown "$RABBITMQ_URL")"
+((pg_ok)) && say "PostgreSQL answers at $(shown "$POSTGRES_URL")"
 
 # Work out everything that is missing before starting anything, so one message says it all.
 missing=()
 redis_server=""
 rabbitmq_server=""
 rabbitmqctl=""
+pg_ctlcluster=""
+pg_lsclusters=""
+pg_cluster=()
 if ((!redis_ok)); then
     probe local "$REDIS_URL" ||
         die "Redis at $(shown "$REDIS_URL") does not answer, and it is not on this machine: start it there or set IKO_REDIS_URL"
@@ -82,8 +90,27 @@ if ((!rabbit_ok)); then
         missing+=(rabbitmq-server)
     fi
 fi
+if ((!pg_ok)); then
+    probe local "$POSTGRES_URL" ||
+        die "PostgreSQL at $(shown "$POSTGRES_URL") does not answer, and it is not on this machine: start it there or set IKO_AUDIT_ADMIN_URL"
+    # Debian's postgresql-common: one cluster per version and name, each on its own port.
+    if pg_ctlcluster=$(find_bin pg_ctlcluster) && pg_lsclusters=$(find_bin pg_lsclusters); then
+        pg_port=$(probe port "$POSTGRES_URL")
+        # Columns: version, name, port, status, owner, data directory, log file.
+        while read -r ver name port _ _ _ log; do
+            if [[ $port == "$pg_port" ]]; then
+                pg_cluster=("$ver" "$name" "$log")
+                break
+            fi
+        done < <("$pg_lsclusters" --no-header 2>/dev/null || true)
+        ((${#pg_cluster[@]})) ||
+            die "no PostgreSQL cluster on port $pg_port here (pg_lsclusters lists none): create one with pg_createcluster, or set IKO_AUDIT_ADMIN_URL"
+    else
+        missing+=(postgresql)
+    fi
+fi
 if ((${#missing[@]})); then
-    die "not installed: ${missing[*]}. Install the servers with: apt-get install rabbitmq-server redis-server"
+    die "not installed: ${missing[*]}. Install the servers with: apt-get install rabbitmq-server redis-server postgresql"
 fi
 
 if ((!redis_ok)); then
@@ -118,4 +145,15 @@ if ((!rabbit_ok)); then
         die "RabbitMQ runs but does not answer AMQP at $(shown "$RABBITMQ_URL")"
     fi
 fi
-say "Redis and RabbitMQ answer"
+if ((!pg_ok)); then
+    ver=${pg_cluster[0]} name=${pg_cluster[1]} log=${pg_cluster[2]}
+    say "starting PostgreSQL $ver/$name ($pg_ctlcluster, log $log)"
+    # --skip-systemctl-redirect: start it here even where systemd is not the init (containers, CI).
+    "$pg_ctlcluster" --skip-systemctl-redirect "$ver" "$name" start ||
+        say "pg_ctlcluster start returned $?; waiting for the server anyway"
+    if ! wait_for "PostgreSQL" probe postgres "$POSTGRES_URL"; then
+        tail -n 20 "$log" >&2 2>/dev/null || true
+        die "PostgreSQL does not answer at $(shown "$POSTGRES_URL") ${TIMEOUT} s after starting cluster $ver/$name"
+    fi
+fi
+say "Redis, RabbitMQ and PostgreSQL answer"
