@@ -288,11 +288,13 @@ async def test_failed_authentication_is_limited_per_address_and_only_that_addres
 
 @pytest.fixture
 async def audit(production_stack, rabbitmq_url):
-    """The stack's audit queue, emptied first; ``read(n)`` waits for n records (or the timeout)."""
+    """The records published from now on (a tap on the audit exchange); ``read(n)`` waits for n (or the timeout)."""
     connection = await aio_pika.connect(rabbitmq_url)
     channel = await connection.channel()
-    queue = await channel.declare_queue(Topology(namespace=production_stack.namespace).audit_queue.name, passive=True)
-    await queue.purge()
+    # A tap of our own on the audit exchange: the audit service consumes the audit queue itself.
+    exchange = await channel.get_exchange(Topology(namespace=production_stack.namespace).audit.name)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="#")
 
     async def read(count: int, timeout_s: float = 10.0) -> list[AuditRecorded]:
         records: list[AuditRecorded] = []

@@ -166,12 +166,14 @@ async def test_purpose_and_user_reach_the_brp_as_its_protocol_headers(anonymous,
 
 @pytest.fixture
 async def audit_queue(stack, rabbitmq_url):
-    """The stack's audit queue, emptied before the test; yields a reader of what arrived since."""
+    """The records published from now on (a tap on the audit exchange); yields a reader of what arrived since."""
     topology = Topology(namespace=stack.namespace)
     connection = await aio_pika.connect(rabbitmq_url)
     channel = await connection.channel()
-    queue = await channel.declare_queue(topology.audit_queue.name, passive=True)
-    await queue.purge()
+    # A tap of our own on the audit exchange: the audit service consumes the audit queue itself.
+    exchange = await channel.get_exchange(topology.audit.name)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="#")
 
     async def read(expected: int, timeout_s: float = 3.0) -> list[AuditRecorded]:
         records: list[AuditRecorded] = []
