@@ -1,5 +1,5 @@
 # IKO developer tooling. `make help` lists the targets.
-# Pass-through: ASSEMBLERS=N CONNECTOR_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS="--gateway-port 9080 ..."
+# Pass-through: ASSEMBLERS=N CONNECTOR_REPLICAS=N AUDIT_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS="--gateway-port 9080 ..."
 #               PYTEST_ARGS="-k something" for `make test`.
 
 SHELL := bash
@@ -20,6 +20,7 @@ PYTEST_EXIT_FILE := .run/pytest-exit-code
 
 STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(CONNECTOR_REPLICAS),--connector-replicas $(CONNECTOR_REPLICAS)) \
+              $(if $(AUDIT_REPLICAS),--audit-replicas $(AUDIT_REPLICAS)) \
               $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
               $(STACK_ARGS)
 
@@ -29,18 +30,18 @@ help: ## list the targets
 	@echo "IKO developer targets (GNU make):"
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "Options: ASSEMBLERS=N CONNECTOR_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS='...' PYTEST_ARGS='...'"
+	@echo "Options: ASSEMBLERS=N CONNECTOR_REPLICAS=N AUDIT_REPLICAS=N IKO_NAMESPACE=ns STACK_ARGS='...' PYTEST_ARGS='...'"
 
 venv: ## create/update .venv from requirements.lock with uv (skipped when the lock is unchanged)
 	@bash scripts/bootstrap_venv.sh
 
-services: ## make sure Redis and RabbitMQ answer; start the local ones if they are installed but stopped
+services: ## make sure Redis, RabbitMQ and PostgreSQL answer; start the local ones if installed but stopped
 	@bash scripts/ensure_services.sh
 
-up: venv services ## start the stack in the background (simulators, assemblers, connectors, gateway)
+up: venv services ## provision the namespace's audit database, start the stack in the background
 	@$(STACK) up $(STACK_OPTS)
 
-down: ## stop the processes `make up` started (safe to repeat)
+down: ## stop the processes `make up` started (safe to repeat; the audit database stays)
 	@py=$(PY); [[ -x $$py ]] || py=python3; $$py scripts/stack.py down $(STACK_OPTS)
 
 status: ## show the stack's processes and the gateway's readiness (fails if a process died)

@@ -3,9 +3,14 @@
 Importable (the end-to-end tests start their own stack with its own namespace and ports) and used by
 ``scripts/stack.py`` for ``up`` / ``down`` / ``status``. Standard library only.
 
+Before any process starts, ``<python> -m iko_audit provision`` makes the namespace's audit database and roles
+(idempotent, with the services' environment: ``IKO_AUDIT_ADMIN_URL`` says which PostgreSQL). The database
+outlives ``down``, as the namespace's queues do; ``python -m iko_audit drop`` removes it.
+
 Layout under ``<run_dir>`` (default ``.run/<namespace>``)::
 
     logs/<name>-<index>.log   stdout + stderr of one process
+    logs/audit-provision.log  output of the provisioning step
     pids/state.json           what was started: name, index, pid, start time, argv, log path
 
 Only processes recorded in the state file are ever signalled, and only while their pid still belongs to
@@ -62,6 +67,7 @@ class StackConfig:
     namespace: str = DEFAULT_NAMESPACE
     assemblers: int = 1
     connector_replicas: int = 1
+    audit_replicas: int = 1
     gateway_host: str = DEFAULT_GATEWAY_HOST
     gateway_port: int = DEFAULT_GATEWAY_PORT
     sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS
@@ -82,6 +88,9 @@ class StackConfig:
             raise ConfigError(f"assemblers must be at least 1, got {self.assemblers}")
         if self.connector_replicas < 1:
             raise ConfigError(f"connector replicas must be at least 1, got {self.connector_replicas}")
+        # At least one: without a consumer the audit queue only grows, and no inzage is answered.
+        if self.audit_replicas < 1:
+            raise ConfigError(f"audit replicas must be at least 1, got {self.audit_replicas}")
         ports = [self.gateway_port, *self.sandbox_ports] if self.sandbox else [self.gateway_port]
         for port in ports:
             validate_port(port)
@@ -103,6 +112,10 @@ class StackConfig:
     @property
     def state_file(self) -> Path:
         return self.resolved_run_dir / "pids" / "state.json"
+
+    @property
+    def provision_log(self) -> Path:
+        return self.resolved_log_dir / "audit-provision.log"
 
     @property
     def resolved_python(self) -> str:
@@ -376,7 +389,7 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 # the stack
 # --------------------------------------------------------------------------------------------------------
 class Stack:
-    """The IKO stack of one namespace: simulators, assemblers, connectors and the gateway.
+    """The IKO stack of one namespace: simulators, assemblers, the audit service, connectors and the gateway.
 
     >>> stack = Stack(namespace="e2e-1234", gateway_port=18080, sandbox_ports=(18101, 18102, 18103))
     >>> stack.start()               # returns once /readyz answers 200, raises StackError otherwise
@@ -390,6 +403,7 @@ class Stack:
         *,
         assemblers: int = 1,
         connector_replicas: int = 1,
+        audit_replicas: int = 1,
         gateway_host: str = DEFAULT_GATEWAY_HOST,
         gateway_port: int = DEFAULT_GATEWAY_PORT,
         sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS,
@@ -408,6 +422,7 @@ class Stack:
             namespace=namespace,
             assemblers=assemblers,
             connector_replicas=connector_replicas,
+            audit_replicas=audit_replicas,
             gateway_host=gateway_host,
             gateway_port=gateway_port,
             sandbox_ports=sandbox_ports,
@@ -489,7 +504,7 @@ class Stack:
         return env
 
     def specs(self) -> list[ProcessSpec]:
-        """Every process, in start order: simulators, assemblers, connectors, gateway."""
+        """Every process, in start order: simulators, assemblers, audit, connectors, gateway."""
         cfg = self.config
         env = self.service_env()
         specs: list[ProcessSpec] = []
@@ -499,6 +514,8 @@ class Stack:
                 specs.append(ProcessSpec(f"sandbox-{src}", 0, "iko_sandbox", args, env, port))
         for i in range(cfg.assemblers):
             specs.append(ProcessSpec("assembler", i, "iko_assembler", (), env))
+        for i in range(cfg.audit_replicas):
+            specs.append(ProcessSpec("audit", i, "iko_audit", (), env))
         for src in SOURCES:
             for i in range(cfg.connector_replicas):
                 specs.append(ProcessSpec(f"{src}-connector", i, f"iko_{src}_connector", (), env))
@@ -527,6 +544,7 @@ class Stack:
             "sandbox_ports": list(cfg.sandbox_ports),
             "assemblers": cfg.assemblers,
             "connector_replicas": cfg.connector_replicas,
+            "audit_replicas": cfg.audit_replicas,
         }
         write_state(self.state_file, summary, list(self._records.values()))
 
@@ -562,6 +580,40 @@ class Stack:
         return http_status(f"{self.gateway_url}/readyz") == 200
 
     # -- start ---------------------------------------------------------------------------------------
+    def provision(self, timeout: float | None = None) -> None:
+        """Run ``<python> -m iko_audit provision`` with the services' environment; StackError if it fails.
+
+        Its output goes to :attr:`StackConfig.provision_log`; a failure's message names the step and quotes
+        the output's last lines, so ``make up`` says why without a look at the log.
+        """
+        cfg = self.config
+        timeout = cfg.ready_timeout if timeout is None else timeout
+        log_path = cfg.provision_log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = (cfg.resolved_python, "-m", "iko_audit", "provision")
+        step = f"audit database provisioning (`{' '.join(argv[1:])}`, namespace {cfg.namespace})"
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            try:
+                result = subprocess.run(
+                    argv,
+                    cwd=cfg.root,
+                    env={**os.environ, **self.service_env()},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=max(timeout, 1.0),
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise StackError(f"{step} did not finish within {max(timeout, 1.0):.0f} s; see {log_path}") from None
+            except OSError as exc:
+                raise StackError(f"{step} could not run: {exc}") from exc
+        if result.returncode != 0:
+            lines = "\n".join(f"  {line}" for line in tail(log_path, 15))
+            raise StackError(f"{step} failed with exit code {result.returncode} (log {log_path}):\n{lines}")
+        self._say(f"  provisioned the audit database in {time.monotonic() - started:.1f} s (log {log_path})")
+
     def _launch(self, spec: ProcessSpec) -> ProcessRecord:
         cfg = self.config
         log_path = cfg.resolved_log_dir / f"{spec.key}.log"
@@ -634,6 +686,7 @@ class Stack:
         deadline = started + self.config.ready_timeout
         try:
             self._check_free_ports()
+            self.provision(deadline - time.monotonic())
             specs = self.specs()
             sims = [s for s in specs if s.name.startswith("sandbox-")]
             for spec in sims:
@@ -731,12 +784,13 @@ class Stack:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stack.py",
-        description="Run the IKO stack (simulators, assemblers, connectors, gateway) in the background.",
+        description="Run the IKO stack (simulators, assemblers, audit, connectors, gateway) in the background.",
     )
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--namespace", help=f"env IKO_NAMESPACE, default {DEFAULT_NAMESPACE}")
     parser.add_argument("--assemblers", help="number of assembler replicas (env ASSEMBLERS, default 1)")
     parser.add_argument("--connector-replicas", help="replicas of each connector (env CONNECTOR_REPLICAS, default 1)")
+    parser.add_argument("--audit-replicas", help="audit service replicas (env AUDIT_REPLICAS, default 1)")
     parser.add_argument("--gateway-host", help="env IKO_GATEWAY_HOST, default 127.0.0.1")
     parser.add_argument("--gateway-port", help="env IKO_GATEWAY_PORT, default 8080")
     parser.add_argument(
@@ -780,12 +834,14 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     namespace = pick(args.namespace, "IKO_NAMESPACE") or DEFAULT_NAMESPACE
     assemblers = pick(args.assemblers, "ASSEMBLERS")
     replicas = pick(args.connector_replicas, "CONNECTOR_REPLICAS")
+    audit_replicas = pick(args.audit_replicas, "AUDIT_REPLICAS")
     gateway_port = pick(args.gateway_port, "IKO_GATEWAY_PORT")
     sandbox_ports = pick(args.sandbox_ports, "SANDBOX_PORTS")
     config = StackConfig(
         namespace=namespace,
         assemblers=parse_int(assemblers, "assemblers") if assemblers is not None else 1,
         connector_replicas=parse_int(replicas, "connector replicas") if replicas is not None else 1,
+        audit_replicas=parse_int(audit_replicas, "audit replicas") if audit_replicas is not None else 1,
         gateway_host=pick(args.gateway_host, "IKO_GATEWAY_HOST") or DEFAULT_GATEWAY_HOST,
         gateway_port=parse_int(gateway_port, "gateway port") if gateway_port is not None else DEFAULT_GATEWAY_PORT,
         sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else DEFAULT_SANDBOX_PORTS,
@@ -822,8 +878,9 @@ def _cmd_up(stack: Stack, out: TextIO) -> int:
             return 1
     cfg = stack.config
     print(
-        f"stack {cfg.namespace}: starting {cfg.assemblers} assembler(s), {cfg.connector_replicas} replica(s) "
-        f"of each connector, gateway on {cfg.gateway_url}"
+        f"stack {cfg.namespace}: provisioning its audit database, then starting {cfg.assemblers} assembler(s), "
+        f"{cfg.audit_replicas} audit replica(s), {cfg.connector_replicas} replica(s) of each connector, "
+        f"gateway on {cfg.gateway_url}"
         + (f", simulators on {','.join(map(str, cfg.sandbox_ports))}" if cfg.sandbox else ", no simulators"),
         file=out,
         flush=True,

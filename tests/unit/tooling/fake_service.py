@@ -2,6 +2,8 @@
 
 - ``iko_sandbox <src> --port N`` listens on N and closes every connection;
 - ``iko_gateway`` serves ``GET /readyz`` on ``IKO_GATEWAY_PORT`` (200, or 503 with FAKE_NEVER_READY=1);
+- ``iko_audit provision`` prints what it would provision and exits with FAKE_PROVISION_EXIT (default 0), or
+  sleeps FAKE_PROVISION_SLEEP seconds first;
 - anything else sleeps. FAKE_EXIT=<module> makes that module exit 3 at once; FAKE_IGNORE_TERM=<module>
   makes it ignore SIGTERM.
 
@@ -36,6 +38,14 @@ def main(argv: list[str]) -> int:
         return 2
     module, args = argv[1], argv[2:]
     print(f"fake {module} {' '.join(args)} namespace={os.environ.get('IKO_NAMESPACE')}", file=sys.stderr)
+    if module == "iko_audit" and args == ["provision"]:
+        time.sleep(float(os.environ.get("FAKE_PROVISION_SLEEP") or 0))
+        code = int(os.environ.get("FAKE_PROVISION_EXIT") or 0)
+        admin = os.environ.get("IKO_AUDIT_ADMIN_URL", "default")
+        print(
+            f"fake provision: database for {os.environ.get('IKO_NAMESPACE')} at {admin}, exit {code}", file=sys.stderr
+        )
+        return code
     if os.environ.get("FAKE_EXIT") == module:
         print(f"fake {module}: exiting on purpose", file=sys.stderr)
         return 3

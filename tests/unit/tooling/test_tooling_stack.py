@@ -87,7 +87,7 @@ def fake_stack(tmp_path: Path, fake_python: str, out: io.StringIO | None = None,
 def test_defaults_when_nothing_is_set() -> None:
     command, cfg = config_from_args(["up"], {})
     assert command == "up"
-    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas) == ("iko", 1, 1)
+    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("iko", 1, 1, 1)
     assert (cfg.gateway_port, cfg.sandbox_ports, cfg.sandbox) == (8080, (8101, 8102, 8103), True)
     assert cfg.resolved_log_dir == iko_stack.ROOT / ".run" / "iko" / "logs"
     assert cfg.state_file == iko_stack.ROOT / ".run" / "iko" / "pids" / "state.json"
@@ -97,20 +97,21 @@ def test_environment_is_read_when_no_option_is_given() -> None:
     env = {
         "ASSEMBLERS": "3",
         "CONNECTOR_REPLICAS": "2",
+        "AUDIT_REPLICAS": "2",
         "IKO_NAMESPACE": "demo2",
         "IKO_GATEWAY_PORT": "9090",
         "SANDBOX_PORTS": "9101, 9102,9103",
     }
     _, cfg = config_from_args(["status"], env)
-    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas) == ("demo2", 3, 2)
+    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("demo2", 3, 2, 2)
     assert (cfg.gateway_port, cfg.sandbox_ports) == (9090, (9101, 9102, 9103))
 
 
 def test_options_win_over_environment() -> None:
-    env = {"ASSEMBLERS": "3", "CONNECTOR_REPLICAS": "2", "IKO_NAMESPACE": "fromenv"}
-    argv = ["up", "--assemblers", "4", "--connector-replicas", "1", "--namespace", "fromarg"]
+    env = {"ASSEMBLERS": "3", "CONNECTOR_REPLICAS": "2", "AUDIT_REPLICAS": "3", "IKO_NAMESPACE": "fromenv"}
+    argv = ["up", "--assemblers", "4", "--connector-replicas", "1", "--audit-replicas", "2", "--namespace", "fromarg"]
     _, cfg = config_from_args(argv, env)
-    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas) == ("fromarg", 4, 1)
+    assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("fromarg", 4, 1, 2)
 
 
 def test_empty_environment_values_count_as_unset() -> None:
@@ -131,6 +132,8 @@ def test_extra_env_is_repeatable_and_keeps_equals_signs() -> None:
         (["up", "--assemblers", "0"], {}),
         (["up"], {"ASSEMBLERS": "two"}),
         (["up", "--connector-replicas", "-1"], {}),
+        (["up", "--audit-replicas", "0"], {}),
+        (["up"], {"AUDIT_REPLICAS": "many"}),
         (["up", "--sandbox-ports", "8101,8102"], {}),
         (["up", "--sandbox-ports", "8101,8102,70000"], {}),
         (["up", "--sandbox-ports", "8101,8101,8103"], {}),
@@ -158,8 +161,15 @@ def test_gateway_port_may_equal_a_sandbox_port_default_without_sandbox() -> None
 
 
 # -- what runs -----------------------------------------------------------------------------------------
-def test_specs_start_simulators_then_assemblers_connectors_gateway(tmp_path: Path) -> None:
-    stack = Stack("ns1", assemblers=2, connector_replicas=2, gateway_port=18080, sandbox_ports=(18101, 18102, 18103))
+def test_specs_start_simulators_then_assemblers_audit_connectors_gateway(tmp_path: Path) -> None:
+    stack = Stack(
+        "ns1",
+        assemblers=2,
+        connector_replicas=2,
+        audit_replicas=2,
+        gateway_port=18080,
+        sandbox_ports=(18101, 18102, 18103),
+    )
     keys = [s.key for s in stack.specs()]
     assert keys == [
         "sandbox-brp-0",
@@ -167,6 +177,8 @@ def test_specs_start_simulators_then_assemblers_connectors_gateway(tmp_path: Pat
         "sandbox-zgw-0",
         "assembler-0",
         "assembler-1",
+        "audit-0",
+        "audit-1",
         "brp-connector-0",
         "brp-connector-1",
         "kvk-connector-0",
@@ -180,6 +192,9 @@ def test_specs_start_simulators_then_assemblers_connectors_gateway(tmp_path: Pat
     assert by_key["sandbox-kvk-0"].args == ("kvk", "--host", "127.0.0.1", "--port", "18102")
     assert by_key["zgw-connector-1"].module == "iko_zgw_connector"
     assert by_key["gateway-0"].module == "iko_gateway"
+    assert (by_key["audit-1"].module, by_key["audit-1"].args) == ("iko_audit", ())
+    # The audit service needs only the namespace: its database settings default from it.
+    assert by_key["audit-0"].env["IKO_NAMESPACE"] == "ns1"
     env = by_key["assembler-1"].env
     assert env["IKO_NAMESPACE"] == "ns1"
     assert env["IKO_GATEWAY_PORT"] == "18080"
@@ -204,7 +219,8 @@ def test_log_paths_are_one_file_per_process_under_the_namespace(tmp_path: Path) 
     paths = stack.log_paths()
     assert paths["assembler-1"] == tmp_path / ".run" / "ns3" / "logs" / "assembler-1.log"
     assert paths["gateway-0"] == tmp_path / ".run" / "ns3" / "logs" / "gateway-0.log"
-    assert len(set(paths.values())) == len(paths) == 3 + 2 + 3 + 1
+    assert paths["audit-0"] == tmp_path / ".run" / "ns3" / "logs" / "audit-0.log"
+    assert len(set(paths.values())) == len(paths) == 3 + 2 + 1 + 3 + 1
     assert Stack("ns3", log_dir=tmp_path / "L").log_path("assembler", 0) == tmp_path / "L" / "assembler-0.log"
 
 
@@ -290,7 +306,7 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
     stack.start()
     try:
         statuses = stack.status()
-        assert len(statuses) == 9
+        assert len(statuses) == 10
         assert all(st.alive for st in statuses)
         assert stack.is_ready()
         _, records = read_state(stack.state_file)
@@ -320,7 +336,7 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
         assert stack.is_running("assembler", 1)
     finally:
         stopped = stack.stop()
-    assert len(stopped) == 9
+    assert len(stopped) == 10
     assert not any(iko_stack.pid_alive(r.pid, r.start_ticks) for r in stopped)
     assert not stack.state_file.exists()
 
@@ -339,7 +355,7 @@ def test_cli_status_and_down_work_from_the_state_file(tmp_path: Path, fake_pytho
     finally:
         out = io.StringIO()
         assert iko_stack.main(["down", *argv_tail], {}, out) == 0
-    assert "stopped 8 process(es)" in out.getvalue()
+    assert "stopped 9 process(es)" in out.getvalue()
     assert not any(iko_stack.pid_alive(pid) for pid in pids)
     out = io.StringIO()
     assert iko_stack.main(["down", *argv_tail], {}, out) == 0
@@ -406,7 +422,73 @@ def test_state_file_is_json_with_the_gateway_url(tmp_path: Path, fake_python: st
     try:
         data = json.loads(stack.state_file.read_text())
         assert data["config"]["gateway_url"] == stack.gateway_url
-        assert len(data["processes"]) == 3 + 1 + 6 + 1
+        assert len(data["processes"]) == 3 + 1 + 1 + 6 + 1
+        assert data["config"]["audit_replicas"] == 1
         assert all(os.path.isabs(p["log"]) for p in data["processes"])
     finally:
         stack.stop()
+
+
+# -- the audit database is provisioned before anything starts ----------------------------------------------
+def test_provisioning_runs_first_with_the_service_env(tmp_path: Path, fake_python: str) -> None:
+    out = io.StringIO()
+    admin = "postgresql://postgres@127.0.0.1:1/postgres"
+    stack = fake_stack(tmp_path, fake_python, out, extra_env={"IKO_AUDIT_ADMIN_URL": admin})
+    stack.start()
+    try:
+        text = stack.config.provision_log.read_text()
+        assert f"fake provision: database for tooling-test at {admin}, exit 0" in text
+        assert "provisioned the audit database" in out.getvalue()
+        # Before any process: the provisioning line comes before the first "started".
+        assert out.getvalue().index("provisioned") < out.getvalue().index("started sandbox-brp-0")
+        assert stack.is_running("audit", 0)
+        assert "fake iko_audit  namespace=tooling-test" in stack.log_paths()["audit-0"].read_text()
+    finally:
+        stack.stop()
+
+
+def test_a_failed_provisioning_names_the_step_and_starts_nothing(tmp_path: Path, fake_python: str) -> None:
+    out = io.StringIO()
+    stack = fake_stack(tmp_path, fake_python, out, extra_env={"FAKE_PROVISION_EXIT": "4"})
+    with pytest.raises(StackError) as caught:
+        stack.start()
+    message = str(caught.value)
+    assert "audit database provisioning (`-m iko_audit provision`, namespace tooling-test)" in message
+    assert "failed with exit code 4" in message
+    assert "fake provision: database for tooling-test" in message  # the output's tail, without opening the log
+    assert stack.status() == []
+    assert not (tmp_path / "run" / "logs" / "sandbox-brp-0.log").exists()
+    assert not tcp_answers(stack.config.sandbox_ports[0])
+
+
+def test_a_provisioning_that_hangs_is_cut_at_the_ready_timeout(tmp_path: Path, fake_python: str) -> None:
+    stack = fake_stack(
+        tmp_path, fake_python, io.StringIO(), ready_timeout=1.5, extra_env={"FAKE_PROVISION_SLEEP": "30"}
+    )
+    t0 = time.monotonic()
+    with pytest.raises(StackError, match=r"provisioning .* did not finish within"):
+        stack.start()
+    assert time.monotonic() - t0 < 10
+    assert stack.status() == []
+
+
+def test_cli_up_says_when_provisioning_failed(tmp_path: Path, fake_python: str) -> None:
+    gw, brp, kvk, zgw = iko_stack.free_ports(4)
+    argv = [
+        "up",
+        "--namespace",
+        "tooling-cli",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--python",
+        fake_python,
+        "--gateway-port",
+        str(gw),
+        "--sandbox-ports",
+        f"{brp},{kvk},{zgw}",
+        "--extra-env",
+        "FAKE_PROVISION_EXIT=1",
+    ]
+    out = io.StringIO()
+    assert iko_stack.main(argv, {}, out) == 1
+    assert "up failed: audit database provisioning" in out.getvalue()
