@@ -3,7 +3,9 @@
 
 1. a persoon (BSN) and a bedrijf (KVK number) lookup: both must come back complete, every source ok;
 2. a deadline: the BRP simulator is told to hang, a persoon lookup with ``timeout_ms`` 1000 must come
-   back partial within about a second; the simulator's behaviour is reset afterwards, whatever happened.
+   back partial within about a second; the simulator's behaviour is reset afterwards, whatever happened;
+3. an inzage: who saw the demo's person, asked of the audit trail until the demo's own lookups are in it
+   (the audit service stores them asynchronously), printed as a table, then the citizen's form of it.
 
 Exit 0 when every view is as expected, 1 otherwise, 2 when the gateway cannot be reached.
 """
@@ -16,7 +18,8 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ PERSOON = {"identifier": {"type": "bsn", "value": "999993653"}}
 BEDRIJF = {"identifier": {"type": "kvk", "value": "69599084"}}
 FAMILY_BSN = "999995248"  # a partner and eleven children in the BRP test data
 DEADLINE_MS = 1000
+# How long the audit trail may take to hold the demo's lookups (consumed from the queue, then stored).
+INZAGE_WAIT_S = 30.0
+# Every inzage is recorded itself, so each poll adds a row ahead of the lookups: a page wide enough for them.
+INZAGE_PAGE_SIZE = 100
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -158,6 +165,123 @@ def search_demo(client: httpx.Client, gateway: str) -> list[str]:
     return [] if page["rows"] else ["the search found nobody"]
 
 
+def _when(value: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone().strftime("%H:%M:%S.%f")[:-3]
+    except ValueError:
+        return str(value)
+
+
+def _what(disclosure: dict[str, Any]) -> str:
+    sources = []
+    for source in disclosure.get("sources") or []:
+        fields = source.get("fields") or []
+        detail = f" ({len(fields)} fields)" if fields else ""
+        status = source.get("status")
+        sources.append(
+            f"{source.get('source')} {source.get('operation')}{detail}" + (f" {status}" if status != "ok" else "")
+        )
+    return f"{disclosure.get('kind')} {disclosure.get('profile')}: {', '.join(sources) or 'nothing'}"
+
+
+def inzage_rows(disclosures: Sequence[dict[str, Any]], since: datetime) -> tuple[list[tuple[str, ...]], int]:
+    """The table of disclosures since ``since`` (when, who, why, what, outcome) and how many inzages are left out.
+
+    Inzages are counted rather than listed: each of the demo's polls was recorded as one.
+    """
+    rows: list[tuple[str, ...]] = []
+    inzages = 0
+    for d in disclosures:
+        try:
+            started = datetime.fromisoformat(str(d.get("started_at")))
+        except ValueError:
+            continue
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        if started < since:
+            continue
+        if d.get("kind") == "inzage":
+            inzages += 1
+            continue
+        who = str(d.get("gebruiker") or d.get("client") or "?")
+        why = f"{d.get('doelbinding')} ({d.get('verwerking')})"
+        rows.append((_when(d.get("started_at")), who, why, _what(d), str(d.get("outcome"))))
+    return rows, inzages
+
+
+def missing_lookups(answer: Any, request_ids: Collection[str]) -> set[str]:
+    """The demo's request ids the inzage answer does not list yet (all of them when it is not an answer)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("disclosures"), list):
+        return set(request_ids)
+    listed = {d.get("request_id") for d in answer["disclosures"] if isinstance(d, dict)}
+    return set(request_ids) - listed
+
+
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    widths[3] = min(widths[3], 90)
+    for row in (header, *rows):
+        cells = [str(c) if len(str(c)) <= w else str(c)[: w - 1] + "…" for c, w in zip(row, widths, strict=True)]
+        print("   " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def inzage_demo(
+    client: httpx.Client, gateway: str, identifier: dict[str, str], request_ids: Collection[str], since: datetime
+) -> list[str]:
+    """Who saw the person: the privacy officer's inzage, polled until it holds the demo's own lookups."""
+    heading(f"inzage: every disclosure about {identifier['type']} {identifier['value']}, newest first")
+    if not request_ids:
+        return ["inzage: no lookup of the demo's person answered, so there is nothing to look for"]
+    url = f"{gateway}/api/v1/inzage"
+    body = {"identifier": identifier, "page": 1, "page_size": INZAGE_PAGE_SIZE}
+    print(f"$ {curl_line(url, body)}")
+    started = time.monotonic()
+    pause = 0.25
+    answer: Any = None
+    last = "no answer"
+    while True:
+        try:
+            response = client.post(url, json=body)
+        except httpx.HTTPError as exc:
+            response, last = None, f"{type(exc).__name__}: {exc}"
+        if response is not None:
+            last = f"HTTP {response.status_code} {response.text[:200]}"
+            if response.status_code in (401, 403, 404, 405, 422):
+                return [f"inzage: {last}"]  # waiting will not change these
+            if response.is_success:
+                answer = response.json()
+                if not missing_lookups(answer, request_ids):
+                    break
+                last = f"{len(missing_lookups(answer, request_ids))} of the demo's lookups not stored yet"
+        if time.monotonic() - started >= INZAGE_WAIT_S:
+            return [f"inzage: the demo's lookups were not in the audit trail after {INZAGE_WAIT_S:.0f} s ({last})"]
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+    rows, inzages = inzage_rows(answer["disclosures"], since)
+    print(
+        f"HTTP 200: {answer.get('total')} disclosures in all; the demo's {len(request_ids)} lookup(s) of this person "
+        f"stored within {time.monotonic() - started:.1f} s. This run's:"
+    )
+    print_table(("when", "who", "why", "what", "outcome"), rows)
+    if inzages:
+        print(f"   (and {inzages} inzage(s): each is recorded too, these are the demo's own polls)")
+
+    citizen_url = f"{gateway}/api/v1/inzage/burger"
+    citizen_body = {"identifier": identifier, "page": 1, "page_size": 3}
+    print(f"\nThe citizen's form: no case worker, system or source.\n$ {curl_line(citizen_url, citizen_body)}")
+    try:
+        response = client.post(citizen_url, json=citizen_body)
+    except httpx.HTTPError as exc:
+        return [f"inzage (citizen's form): {exc}"]
+    if not response.is_success:
+        return [f"inzage (citizen's form): HTTP {response.status_code} {response.text[:200]}"]
+    page = response.json()
+    print(f"HTTP 200: {page.get('total')} verwerkingen; the newest:")
+    for row in (page.get("verwerkingen") or [])[:1]:
+        print(json.dumps(row, indent=2, ensure_ascii=False))
+    return [] if rows else ["inzage: none of this run's disclosures are listed"]
+
+
 def summary(view: Any) -> str:
     if not isinstance(view, dict):
         return "no view"
@@ -182,11 +306,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--brp-sandbox", help="the BRP simulator; default: the stack's, else IKO_BRP_BASE_URL or port 8101"
     )
     parser.add_argument("--skip-deadline", action="store_true", help="leave out the deadline demonstration")
+    parser.add_argument("--skip-inzage", action="store_true", help="leave out the inzage of the audit trail")
     args = parser.parse_args(argv)
     state_gateway, state_brp = from_state_file(args.namespace)
     gateway = (args.gateway or state_gateway or default_gateway()).rstrip("/")
     brp = (args.brp_sandbox or state_brp or os.environ.get("IKO_BRP_BASE_URL") or "http://127.0.0.1:8101").rstrip("/")
     failures: list[str] = []
+    # The audit trail's clock is this machine's; a second's slack for the rounding of stored times.
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    persoon_ids: list[str] = []
 
     with httpx.Client(timeout=30.0, trust_env=False, headers=AUTH_HEADERS) as client:
         try:
@@ -204,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems = problems_with_view(view, profile, expect_complete=True)
             print(f"-> {summary(view)}" + ("" if not problems else "  NOT AS EXPECTED: " + "; ".join(problems)))
             failures += [f"{profile}: {p}" for p in problems]
+            if profile == "persoon" and isinstance(view, dict) and view.get("request_id"):
+                persoon_ids.append(str(view["request_id"]))
 
         failures += relations_demo(client, gateway)
         failures += search_demo(client, gateway)
@@ -224,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if problems:
                         print("   NOT AS EXPECTED: " + "; ".join(problems))
                     failures += [f"deadline: {p}" for p in problems]
+                    if isinstance(view, dict) and view.get("request_id"):
+                        persoon_ids.append(str(view["request_id"]))
             except httpx.HTTPError as exc:
                 failures.append(f"deadline: {exc}")
             finally:
@@ -233,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"HTTP {reset.status_code}: BRP simulator behaviour reset")
                 except httpx.HTTPError as exc:
                     failures.append(f"could not reset the BRP simulator's behaviour: {exc}")
+
+        if not args.skip_inzage:
+            failures += inzage_demo(client, gateway, PERSOON["identifier"], persoon_ids, since)
 
     heading("result")
     if failures:

@@ -69,3 +69,56 @@ def test_urls_come_from_the_stack_state_file(tmp_path: Path, monkeypatch: pytest
     config = {"gateway_url": "http://127.0.0.1:18080", "sandbox": True, "sandbox_ports": [18101, 18102, 18103]}
     state.write_text(json.dumps({"config": config, "processes": []}))
     assert demo.from_state_file("ns") == ("http://127.0.0.1:18080", "http://127.0.0.1:18101")
+
+
+def disclosure(request_id: str, kind: str = "lookup", started_at: str = "2026-12-01T10:00:05+00:00") -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "event_id": f"e-{request_id}",
+        "kind": kind,
+        "profile": "persoon" if kind != "inzage" else "inzage",
+        "gebruiker": "dev",
+        "doelbinding": "demo",
+        "verwerking": "Demonstratie",
+        "verwerkingsactiviteit": "persoon",
+        "started_at": started_at,
+        "outcome": "complete",
+        "sources": [
+            {
+                "source": "brp",
+                "operation": "RaadpleegMetBurgerservicenummer",
+                "fields": ["naam", "geboorte"],
+                "status": "ok",
+            },
+            {"source": "zgw", "operation": "zaken", "fields": [], "status": "timeout"},
+        ],
+    }
+
+
+def test_the_inzage_is_awaited_until_every_lookup_of_the_demo_is_listed() -> None:
+    answer = {"total": 2, "disclosures": [disclosure("r1"), disclosure("old")]}
+    assert demo.missing_lookups(answer, ["r1"]) == set()
+    assert demo.missing_lookups(answer, ["r1", "r2"]) == {"r2"}
+    assert demo.missing_lookups({"status": 503}, ["r1"]) == {"r1"}
+    assert demo.missing_lookups("not json", ["r1"]) == {"r1"}
+
+
+def test_the_inzage_table_holds_this_runs_disclosures_and_counts_the_inzages() -> None:
+    from datetime import UTC, datetime
+
+    since = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    disclosures = [
+        disclosure("i1", kind="inzage", started_at="2026-12-01T10:00:09+00:00"),
+        disclosure("r2", started_at="2026-12-01T10:00:07.5Z"),
+        disclosure("r1"),
+        disclosure("earlier run", started_at="2026-12-01T09:59:00+00:00"),
+    ]
+    rows, inzages = demo.inzage_rows(disclosures, since)
+    assert inzages == 1
+    assert len(rows) == 2
+    when, who, why, what, outcome = rows[0]
+    assert who == "dev"
+    assert why == "demo (Demonstratie)"
+    assert what == "lookup persoon: brp RaadpleegMetBurgerservicenummer (2 fields), zgw zaken timeout"
+    assert outcome == "complete"
+    assert when.count(":") == 2
