@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 STAMP=$VENV/.iko-bootstrap-stamp
-EDITABLES=(shared services/gateway services/assembler services/brp-connector services/kvk-connector
+EDITABLES=(shared services/gateway services/assembler services/audit services/brp-connector services/kvk-connector
     services/zgw-connector sandbox)
 export UV_PYTHON_DOWNLOADS=never # use the machine's Python, never fetch one
 

@@ -1,0 +1,74 @@
+"""Holding a message while its store is down: try again, with backoff, until it works or the process stops."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+from iko_shared.broker import describe_failure
+from iko_shared.logging import get_logger
+
+log = get_logger()
+
+T = TypeVar("T")
+
+
+def backoff_delays(first_s: float = 0.1, cap_s: float = 5.0) -> Iterator[float]:
+    """0.1, 0.2, 0.4, ... doubling up to ``cap_s``, then ``cap_s`` for ever."""
+    delay = first_s
+    while True:
+        yield delay
+        delay = min(delay * 2, cap_s)
+
+
+class ShuttingDownError(Exception):
+    """The process stops while a message waits for its store: it goes back to the queue, unharmed."""
+
+
+class Holder:
+    """Runs an attempt until it succeeds. Between tries it sleeps (jittered, so replicas do not knock on the
+    database in step); ``stop()`` wakes every waiting attempt with ``ShuttingDownError``.
+
+    The message is neither acked nor rejected meanwhile: it stays with this consumer, the rest wait in the
+    queue, and no delivery count is spent.
+    """
+
+    def __init__(self, first_s: float = 0.1, cap_s: float = 5.0) -> None:
+        self._first = first_s
+        self._cap = cap_s
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        give_up_on: tuple[type[BaseException], ...] = (),
+        **log_context: Any,
+    ) -> T:
+        delays = backoff_delays(self._first, self._cap)
+        tries = 0
+        while True:
+            if self._stopping.is_set():
+                raise ShuttingDownError
+            try:
+                return await attempt()
+            except give_up_on:
+                raise
+            except Exception as exc:
+                tries += 1
+                delay = next(delays)
+                # The first failure and then every tenth: an outage of minutes must not flood the log.
+                if tries == 1 or tries % 10 == 0:
+                    log.warning(
+                        "audit.store_unavailable", tries=tries, retry_in_s=delay, **log_context, **describe_failure(exc)
+                    )
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay * random.uniform(0.8, 1.0))
+            except TimeoutError:
+                continue
+            raise ShuttingDownError

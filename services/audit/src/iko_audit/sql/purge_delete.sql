@@ -1,0 +1,1 @@
+DELETE FROM audit_disclosure WHERE id = ANY(%(ids)s)

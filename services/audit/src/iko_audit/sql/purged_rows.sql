@@ -1,0 +1,1 @@
+SELECT id, prev_hash, hash FROM audit_purged ORDER BY id
