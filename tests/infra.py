@@ -1,22 +1,34 @@
-"""Where the tests find RabbitMQ and Redis, and how each run keeps to its own namespace.
+"""Where the tests find RabbitMQ, Redis and PostgreSQL, and how each run keeps to its own namespace.
 
-A container per run where a Docker engine answers (testcontainers); otherwise the services of this machine,
-at ``IKO_RABBITMQ_URL`` / ``IKO_REDIS_URL``. Either way every run gets a namespace of its own (queue and
-exchange prefix, Redis key prefix) and removes it afterwards, so runs never disturb each other or a demo.
+RabbitMQ and Redis: a container per run where a Docker engine answers (testcontainers); otherwise the services
+of this machine, at ``IKO_RABBITMQ_URL`` / ``IKO_REDIS_URL``. PostgreSQL (the audit store): the server at
+``IKO_AUDIT_ADMIN_URL``, this machine's by default. Either way every run gets a namespace of its own (queue and
+exchange prefix, Redis key prefix, the audit database and its roles) and removes it afterwards, so runs never
+disturb each other or a demo.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 
+import psycopg
+from iko_audit import drop_namespace_database
+from iko_audit.settings import DatabaseNames
 from iko_shared.namespace import drop_namespace as shared_drop_namespace
 from redis.asyncio import Redis
 
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+LOCAL_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url() -> str:
+    """The PostgreSQL the stacks provision their audit databases on (a superuser's URL), as the stack reads it."""
+    return os.environ.get("IKO_AUDIT_ADMIN_URL") or LOCAL_POSTGRES_ADMIN
 
 
 def _docker_answers() -> bool:
@@ -49,9 +61,15 @@ def new_namespace(label: str = "t") -> str:
     return f"iko-test-{label}-{uuid.uuid4().hex[:8]}"
 
 
-async def drop_namespace(rabbitmq_url: str, redis_url: str, namespace: str, sources: list[str]) -> None:
-    """Delete every queue, exchange and Redis key the namespace may have created."""
+async def drop_namespace(
+    rabbitmq_url: str, redis_url: str, namespace: str, sources: list[str], admin_url: str | None = None
+) -> None:
+    """Delete every queue, exchange, Redis key, database and role the namespace may have created.
+
+    ``admin_url``: the PostgreSQL the namespace was provisioned on, default :func:`postgres_admin_url`.
+    """
     await shared_drop_namespace(rabbitmq_url, redis_url, namespace, sources)
+    await asyncio.to_thread(drop_namespace_database, admin_url or postgres_admin_url(), namespace)
 
 
 async def namespace_keys(redis_url: str, namespace: str) -> list[str]:
@@ -60,3 +78,13 @@ async def namespace_keys(redis_url: str, namespace: str) -> list[str]:
         return sorted([k async for k in redis.scan_iter(match=f"{namespace}:*", count=1000)])
     finally:
         await redis.aclose()
+
+
+def namespace_database_leftovers(admin_url: str, namespace: str) -> list[str]:
+    """The namespace's audit database and roles that still exist on the server (empty once dropped)."""
+    names = DatabaseNames.of(namespace)
+    roles = [names.owner, names.writer, names.purger]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        databases = admin.execute("SELECT datname FROM pg_database WHERE datname = %s", [names.database]).fetchall()
+        found = admin.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [roles]).fetchall()
+    return [f"database {row[0]}" for row in databases] + [f"role {row[0]}" for row in found]
