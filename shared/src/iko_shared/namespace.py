@@ -14,11 +14,12 @@ SOURCES = ("brp", "kvk", "zgw")
 
 
 def topology_names(namespace: str, sources: Iterable[str] = SOURCES) -> tuple[list[str], list[str]]:
-    """The queues (work, dead-letter, audit) and exchanges a stack of this namespace declares."""
+    """The queues (work, dead-letter, audit, inzage) and exchanges a stack of this namespace declares."""
     topology = Topology(namespace=namespace)
     queues = topology.work_queues(list(sources))
     names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
-    names.append(topology.audit_queue.name)
+    names += [topology.audit_queue.name, topology.dead_letter_queue(topology.audit_queue).name]
+    names.append(topology.audit_inzage.name)
     exchanges = [e.name for e in (topology.lookups, topology.fragments, topology.dead_letters, topology.audit)]
     return names, exchanges
 
