@@ -239,7 +239,9 @@ def inzage_demo(
     pause = 0.25
     answer: Any = None
     last = "no answer"
+    asks = 0
     while True:
+        asks += 1
         try:
             response = client.post(url, json=body)
         except httpx.HTTPError as exc:
@@ -260,14 +262,14 @@ def inzage_demo(
     rows, inzages = inzage_rows(answer["disclosures"], since)
     print(
         f"HTTP 200: {answer.get('total')} disclosures in all; the demo's {len(request_ids)} lookup(s) of this person "
-        f"stored within {time.monotonic() - started:.1f} s. This run's:"
+        f"listed after {asks} ask(s) in {time.monotonic() - started:.1f} s. This run's:"
     )
     print_table(("when", "who", "why", "what", "outcome"), rows)
     if inzages:
         print(f"   (and {inzages} inzage(s): each is recorded too, these are the demo's own polls)")
 
     citizen_url = f"{gateway}/api/v1/inzage/burger"
-    citizen_body = {"identifier": identifier, "page": 1, "page_size": 3}
+    citizen_body = {"identifier": identifier, "page": 1, "page_size": INZAGE_PAGE_SIZE}
     print(f"\nThe citizen's form: no case worker, system or source.\n$ {curl_line(citizen_url, citizen_body)}")
     try:
         response = client.post(citizen_url, json=citizen_body)
@@ -276,8 +278,10 @@ def inzage_demo(
     if not response.is_success:
         return [f"inzage (citizen's form): HTTP {response.status_code} {response.text[:200]}"]
     page = response.json()
-    print(f"HTTP 200: {page.get('total')} verwerkingen; the newest:")
-    for row in (page.get("verwerkingen") or [])[:1]:
+    # The newest rows are the demo's own inzages: show a lookup's, which says what the citizen was seen for.
+    shown = [r for r in page.get("verwerkingen") or [] if r.get("verwerkingsactiviteit") != "inzage"][:1]
+    print(f"HTTP 200: {page.get('total')} verwerkingen; the newest that is not an inzage:")
+    for row in shown:
         print(json.dumps(row, indent=2, ensure_ascii=False))
     return [] if rows else ["inzage: none of this run's disclosures are listed"]
 
