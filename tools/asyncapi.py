@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from faststream.specification import AsyncAPI
 from iko_assembler.app import AssemblerSettings, build_assembler_app
+from iko_audit.app import build_audit_app
+from iko_audit.settings import AuditSettings
 from iko_brp_connector.source import BrpSettings, BrpSource
 from iko_gateway.app import build_gateway_broker
 from iko_gateway.replies import ReplyWaiter
@@ -28,6 +30,7 @@ FIXED = {"rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/", "namespace": "iko
 def render() -> str:
     gateway, _, _ = build_gateway_broker(GatewaySettings(**FIXED), ReplyWaiter(), instance="<instance>")
     _, assembler = build_assembler_app(AssemblerSettings(**FIXED))
+    _, audit = build_audit_app(AuditSettings(**FIXED))
     connectors = [
         build_connector_app(BrpSource(BrpSettings()), BrpSettings(), ConnectorSettings(**FIXED))[1],
         build_connector_app(KvkSource(KvkSettings()), KvkSettings(), ConnectorSettings(**FIXED))[1],
@@ -36,6 +39,7 @@ def render() -> str:
     spec = AsyncAPI(
         gateway,
         assembler,
+        audit,
         *connectors,
         title="IKO lookup pipeline",
         version="1",
@@ -51,7 +55,11 @@ def render() -> str:
 
 # Handlers that take a message as it came (a decoder hands them the raw body) are documented with the contract the
 # body holds: message title -> (the decoder's type FastStream saw, the contract's schema).
-RAW_PAYLOADS = {"iko.gateway.replies.<instance>:LookupCompleted:SubscribeMessage": ("Reply", "LookupCompleted")}
+RAW_PAYLOADS = {
+    "iko.gateway.replies.<instance>:LookupCompleted:SubscribeMessage": ("Reply", "LookupCompleted"),
+    "iko.audit:AuditRecorded(store):SubscribeMessage": ("Incoming_AuditRecorded_", "AuditRecorded"),
+    "iko.audit.inzage:InzageRequested(store):SubscribeMessage": ("Incoming_InzageRequested_", "InzageRequested"),
+}
 
 
 def document_raw_payloads(document: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from iko_assembler.app import AssemblerSettings
+from iko_audit.settings import AuditSettings
 from iko_brp_connector.source import BrpSettings
 from iko_gateway.auth import AuthSettings
 from iko_gateway.settings import GatewaySettings
@@ -26,6 +27,7 @@ def env_names(settings: type, prefix: str) -> set[str]:
 KNOWN_SETTINGS = (
     env_names(GatewaySettings, "IKO_")
     | env_names(AssemblerSettings, "IKO_")
+    | env_names(AuditSettings, "IKO_")
     | env_names(ConnectorSettings, "IKO_")
     | env_names(BrpSettings, "IKO_BRP_")
     | env_names(KvkSettings, "IKO_KVK_")
@@ -63,6 +65,7 @@ def test_every_service_has_a_deployment_running_an_existing_module():
     assert set(modules.values()) == {
         "iko_gateway",
         "iko_assembler",
+        "iko_audit",
         "iko_brp_connector",
         "iko_kvk_connector",
         "iko_zgw_connector",
@@ -80,6 +83,13 @@ def test_secret_example_names_settings_the_code_reads():
     assert {key.upper() for key in secret["stringData"]} <= KNOWN_SETTINGS
 
 
+def test_the_audit_purge_runs_as_a_cronjob_one_at_a_time():
+    [cronjob] = [d for d in documents() if d["kind"] == "CronJob"]
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "iko_audit", "purge"]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+
+
 @pytest.mark.parametrize("probe", ["livenessProbe", "readinessProbe"])
 def test_gateway_probes_use_the_health_endpoints(probe):
     [gateway] = [d for d in deployments() if d["metadata"]["name"] == "iko-gateway"]
@@ -90,7 +100,7 @@ def test_gateway_probes_use_the_health_endpoints(probe):
 def test_dockerfile_installs_from_the_hashed_lock_and_every_package():
     dockerfile = (DEPLOY / "container" / "Dockerfile").read_text()
     assert "uv pip sync --python /opt/iko/bin/python requirements.lock" in dockerfile
-    for package in ("shared", "services/gateway", "services/assembler", "sandbox"):
+    for package in ("shared", "services/gateway", "services/assembler", "services/audit", "sandbox"):
         assert f"./{package}" in dockerfile
 
 

@@ -98,7 +98,7 @@ def build_audit_app(settings: AuditSettings | None = None) -> tuple[FastStream, 
         channel=Channel(prefetch_count=settings.audit_prefetch),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=lenient_decoder(AuditRecorded),
-        title=f"{topology.audit_queue.name}:AuditRecorded",
+        title=f"{topology.audit_queue.name}:AuditRecorded(store)",
         description=(
             "Every audit record: stored once, one row per data subject, on the hash chain; acked after the commit."
         ),
@@ -128,7 +128,7 @@ def build_audit_app(settings: AuditSettings | None = None) -> tuple[FastStream, 
         channel=Channel(prefetch_count=16),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=lenient_decoder(InzageRequested),
-        title=f"{topology.audit_inzage.name}:InzageRequested",
+        title=f"{topology.audit_inzage.name}:InzageRequested(store)",
         description="A page of a data subject's stored disclosures for the gateway; dropped past its deadline.",
     )
     async def on_inzage(incoming: Incoming[InzageRequested]) -> None:
