@@ -3,6 +3,7 @@ broken by a superuser's UPDATE and DELETE, bridged over purged rows."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 import pytest
+from iko_audit.cli import main
 from iko_audit.purge import purge
 from iko_audit.store import AuditStore
 from iko_audit.verify import verify
@@ -50,11 +52,28 @@ def as_role(url: str, statement: str, params=None) -> int:
 
 
 def run_cli(audit, *args: str) -> tuple[int, dict]:
+    """``python -m iko_audit`` as its own process, as an operator or a CronJob runs it."""
     env = {**os.environ, "IKO_NAMESPACE": audit.namespace, "IKO_AUDIT_ADMIN_URL": audit.audit_admin_url}
     done = subprocess.run(
         [sys.executable, "-m", "iko_audit", *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     return done.returncode, orjson.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def cli(audit, monkeypatch, capsys):
+    """The same commands in this process (a process start costs seconds)."""
+    monkeypatch.setenv("IKO_NAMESPACE", audit.namespace)
+    monkeypatch.setenv("IKO_AUDIT_ADMIN_URL", audit.audit_admin_url)
+    # Its logging setup would bind structlog for good to a stderr that pytest captures and closes.
+    monkeypatch.setattr("iko_audit.cli.configure_logging", lambda *_args, **_kwargs: None)
+
+    async def run(*args: str) -> tuple[int, dict]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(args))
+        return code, orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    return run
 
 
 async def test_the_writer_may_only_append_and_read(audit, store):
@@ -116,23 +135,23 @@ async def test_verify_finds_a_changed_row_and_a_missing_row(audit, store):
     assert first in ids(audit)
 
 
-async def test_an_anchor_catches_the_newest_rows_cut_off(audit, store):
+async def test_an_anchor_catches_the_newest_rows_cut_off(audit, store, cli):
     for _ in range(3):
         assert await store.write(record(PERSON))
     report = verify(audit.audit_database_url)
     anchor = f"{report.head_id}:{report.head_hash}"
     assert await store.write(record(PERSON))
-    assert run_cli(audit, "verify", "--anchor", anchor)[0] == 0
+    assert (await cli("verify", "--anchor", anchor))[0] == 0
 
     # Deleting the newest rows leaves a chain that is whole, only shorter: the anchor kept outside sees it.
     tamper(audit, "DELETE FROM audit_disclosure WHERE id >= %s", [report.head_id])
     assert verify(audit.audit_database_url).ok
-    code, result = run_cli(audit, "verify", "--anchor", anchor)
+    code, result = await cli("verify", "--anchor", anchor)
     assert code == 1
     assert result["anchor"] == {"id": report.head_id, "found": None}
 
 
-async def test_purge_removes_expired_rows_and_the_chain_still_verifies(audit, store):
+async def test_purge_removes_expired_rows_and_the_chain_still_verifies(audit, store, cli):
     past = datetime.now(UTC) - timedelta(minutes=10)
     # Short and long retention interleaved, the newest of them short: the chain's head is then a purged row.
     kinds = ["PT1S", "P20Y", "PT1S", "PT1S", "P20Y", "PT1S"]
@@ -143,7 +162,7 @@ async def test_purge_removes_expired_rows_and_the_chain_still_verifies(audit, st
 
     # As of a moment before any of them expired: nothing goes.
     assert purge(audit.audit_purge_url, now=past) == 0
-    code, result = run_cli(audit, "purge")
+    code, result = await cli("purge")
     assert (code, result["purged"]) == (0, 8)
     kept = {e for (e,) in query(audit.audit_database_url, "SELECT DISTINCT event_id FROM audit_disclosure")}
     assert kept == {r.event_id for r in written if r.bewaartermijn == "P20Y"}
