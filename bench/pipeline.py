@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Mapping
@@ -113,7 +114,11 @@ class PipelineSystem:
 
 
 async def drop_namespace(infra: Infra, namespace: str) -> None:
-    """Every queue, exchange and Redis key the stack's namespace may have made."""
+    """Every queue, exchange, Redis key, audit database and role the stack's namespace may have made."""
+    from iko_audit import drop_namespace_database
+    from iko_audit.settings import DEFAULT_ADMIN_URL
     from iko_shared.namespace import drop_namespace as drop
 
     await drop(infra.rabbitmq_url, infra.redis_url, namespace)
+    admin_url = os.environ.get("IKO_AUDIT_ADMIN_URL") or DEFAULT_ADMIN_URL
+    await asyncio.to_thread(drop_namespace_database, admin_url, namespace)
