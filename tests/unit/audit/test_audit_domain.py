@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from iko_audit.chain import GENESIS, HASHED_COLUMNS, ChainEntry, canonical, chained, row_hash, verify_chain
-from iko_audit.holding import Holder, ShuttingDownError, backoff_delays
+from iko_audit.holding import HeldTooLongError, Holder, ShuttingDownError, backoff_delays
 from iko_audit.rows import disclosure_rows, stored_disclosure
 from iko_audit.settings import AuditSettings, DatabaseNames, database_name, role_of, with_role
 from iko_audit.store import RecordRefusedError
@@ -167,3 +167,13 @@ async def test_the_holder_tries_until_it_works_gives_up_only_on_poison_or_at_shu
     slow.stop()
     with pytest.raises(ShuttingDownError):
         await asyncio.wait_for(waiting, timeout=1)
+
+
+async def test_the_holder_gives_a_message_back_after_its_hold_limit():
+    holder = Holder(first_s=0.01, cap_s=0.01, hold_limit_s=0.05)
+
+    async def down():
+        raise OSError("down")
+
+    with pytest.raises(HeldTooLongError):
+        await asyncio.wait_for(holder.run(down), timeout=1)

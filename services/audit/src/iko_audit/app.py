@@ -10,6 +10,7 @@ service carries on by itself once the database is back (the pool reconnects). A 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -72,7 +73,7 @@ def build_audit_app(settings: AuditSettings | None = None) -> tuple[FastStream, 
     topology = make_topology(settings)
     broker = make_broker(settings, description="IKO audit store")
     store = AuditStore(settings.audit_database_url)
-    holder = Holder()
+    holder = Holder(hold_limit_s=settings.audit_hold_s)
     dead_letters = ExchangePublisher(broker, topology.dead_letters)
     replies = ExchangePublisher(broker)
     broker.publisher(
@@ -208,4 +209,7 @@ def serve(settings: AuditSettings | None = None) -> None:
 
     settings = settings or AuditSettings()
     configure_logging("audit", settings.log_level)
+    # The pool warns on every reconnection attempt, several a second through an outage; the service's own
+    # audit.store_unavailable says it once per record and then every tenth try.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     run_service(lambda: build_audit_app(settings)[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -27,17 +28,24 @@ class ShuttingDownError(Exception):
     """The process stops while a message waits for its store: it goes back to the queue, unharmed."""
 
 
+class HeldTooLongError(Exception):
+    """A message was held for the hold limit: it goes back to the queue and comes again, before the broker's
+    consumer timeout (30 minutes by default) closes the channel over it."""
+
+
 class Holder:
     """Runs an attempt until it succeeds. Between tries it sleeps (jittered, so replicas do not knock on the
     database in step); ``stop()`` wakes every waiting attempt with ``ShuttingDownError``.
 
     The message is neither acked nor rejected meanwhile: it stays with this consumer, the rest wait in the
-    queue, and no delivery count is spent.
+    queue, and no delivery count is spent — until ``hold_limit_s``, when ``HeldTooLongError`` sends it back
+    (the audit queue has no delivery limit, so that costs nothing).
     """
 
-    def __init__(self, first_s: float = 0.1, cap_s: float = 5.0) -> None:
+    def __init__(self, first_s: float = 0.1, cap_s: float = 5.0, hold_limit_s: float = 600.0) -> None:
         self._first = first_s
         self._cap = cap_s
+        self._hold_limit = hold_limit_s
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -52,9 +60,12 @@ class Holder:
     ) -> T:
         delays = backoff_delays(self._first, self._cap)
         tries = 0
+        give_back_at = time.monotonic() + self._hold_limit
         while True:
             if self._stopping.is_set():
                 raise ShuttingDownError
+            if tries and time.monotonic() >= give_back_at:
+                raise HeldTooLongError
             try:
                 return await attempt()
             except give_up_on:

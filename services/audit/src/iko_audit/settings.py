@@ -76,6 +76,9 @@ class AuditSettings(CommonSettings):
     # A superuser, for ``provision`` and ``drop`` (development and tests only).
     audit_admin_url: str = DEFAULT_ADMIN_URL
     audit_prefetch: int = 32
+    # A record held this long while the database is down goes back to the queue (and comes again): below
+    # RabbitMQ's consumer_timeout, which would otherwise close the channel over it.
+    audit_hold_s: float = 600.0
 
     @model_validator(mode="after")
     def _derive_urls(self) -> Self:
