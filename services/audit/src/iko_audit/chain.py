@@ -103,7 +103,7 @@ class ChainReport:
     head_id: int | None
     head_hash: str
     broken: ChainBreak | None = None
-    # Ids seen with their hash, kept only for the one an operator asked about (an anchor).
+    # The hash the chain holds for the id an operator kept outside the database (an anchor); None: not there.
     anchor_hash: str | None = None
 
     @property
