@@ -203,9 +203,9 @@ class AuditPublisher:
         self._connection = await aio_pika.connect_robust(self._url)
         channel = await self._open_channel()
         exchange = await channel.declare_exchange(self._topology.audit.name, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(
-            self._topology.audit_queue.name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        # Declared by the audit service too: one place (the topology) says its arguments.
+        audit_queue = self._topology.audit_queue
+        queue = await channel.declare_queue(audit_queue.name, durable=True, arguments=dict(audit_queue.arguments or {}))
         await queue.bind(exchange, routing_key="#")
 
     async def _open_channel(self) -> AbstractChannel:
