@@ -1,0 +1,13 @@
+"""The ZGW's entry in the source registry (``iko_shared.sources``); kept free of the connector's own imports."""
+
+from iko_shared.sources import SourceEntry
+
+SOURCE = SourceEntry(
+    name="zgw",
+    connector_module="iko_zgw_connector",
+    identifier_types=frozenset({"bsn", "kvk"}),
+    operations=frozenset({"zaken"}),
+    settings_class="iko_zgw_connector.source:ZgwSettings",
+    simulator_module="iko_sandbox.zgw",
+    simulator_port=8103,
+)

@@ -1,0 +1,104 @@
+"""The source registry: what the connector packages declare under ``iko.sources``, and a broken entry's error."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
+
+import pytest
+from iko_shared import sources
+from iko_shared.sources import SourceEntry, SourceRegistryError, registered_sources, source_entry, source_names
+
+
+@pytest.fixture
+def fresh_registry() -> Iterator[None]:
+    registered_sources.cache_clear()
+    yield
+    registered_sources.cache_clear()
+
+
+def _entry_points(*values: tuple[str, str]) -> list[EntryPoint]:
+    return [EntryPoint(name=name, value=value, group=sources.ENTRY_POINT_GROUP) for name, value in values]
+
+
+def test_the_three_sources_are_registered_sorted_by_name() -> None:
+    assert source_names() == ("brp", "kvk", "zgw")
+    assert [entry.simulator_port for entry in registered_sources()] == [8101, 8102, 8103]
+
+
+@pytest.mark.parametrize("name", ["brp", "kvk", "zgw"])
+def test_an_entry_agrees_with_its_connector(name: str) -> None:
+    entry = source_entry(name)
+    module_name, _, class_name = entry.settings_class.partition(":")
+    settings_class = getattr(importlib.import_module(module_name), class_name)
+    source_module = importlib.import_module(f"{entry.connector_module}.source")
+    source_class = next(
+        value
+        for value in vars(source_module).values()
+        if isinstance(value, type) and getattr(value, "name", None) == name
+    )
+
+    assert importlib.util.find_spec(f"{entry.connector_module}.__main__") is not None
+    assert source_class(settings_class()).operations() == entry.operations
+    assert importlib.util.find_spec(f"{entry.simulator_module}.app") is not None
+    assert entry.identifier_types <= {"bsn", "kvk", "rsin", "vestigingsnummer"}
+
+
+def test_reading_the_registry_loads_no_client_nor_broker() -> None:
+    # A fresh interpreter: this one has long imported the connectors for other tests.
+    probe = (
+        "import sys; from iko_shared.sources import registered_sources; registered_sources(); "
+        "print(sorted(m for m in ('httpx', 'aio_pika', 'faststream', 'redis', 'pydantic_settings') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "[]"
+
+
+def test_an_unknown_source_names_the_registered_ones() -> None:
+    with pytest.raises(SourceRegistryError, match="unknown source 'bag'; registered: brp, kvk, zgw"):
+        source_entry("bag")
+
+
+def test_an_entry_that_does_not_load_is_named(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    broken = _entry_points(("brp", "iko_brp_connector.registry:SOURCE"), ("bag", "iko_bag_connector.registry:SOURCE"))
+    monkeypatch.setattr(sources, "entry_points", lambda group: broken)
+
+    with pytest.raises(SourceRegistryError, match=r"entry point 'bag' \('iko_bag_connector.registry:SOURCE'\)"):
+        registered_sources()
+
+
+def test_an_entry_that_is_no_source_entry_is_named(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    monkeypatch.setattr(sources, "entry_points", lambda group: _entry_points(("odd", "iko_shared.sources:SourceEntry")))
+
+    with pytest.raises(SourceRegistryError, match=r"'odd'.* is a type, not a SourceEntry"):
+        registered_sources()
+
+
+def test_an_entry_under_another_name_is_refused(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    monkeypatch.setattr(
+        sources, "entry_points", lambda group: _entry_points(("bsn", "iko_brp_connector.registry:SOURCE"))
+    )
+
+    with pytest.raises(SourceRegistryError, match=r"'bsn'.* declares source 'brp'"):
+        registered_sources()
+
+
+def test_a_source_registered_twice_is_refused(monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    twice = _entry_points(("brp", "iko_brp_connector.registry:SOURCE"), ("brp", "iko_brp_connector.registry:SOURCE"))
+    monkeypatch.setattr(sources, "entry_points", lambda group: twice)
+
+    with pytest.raises(SourceRegistryError, match=r"more than once .*\['brp'\]"):
+        registered_sources()
+
+
+def test_entries_are_frozen() -> None:
+    entry = source_entry("kvk")
+    with pytest.raises(AttributeError):
+        entry.name = "other"  # type: ignore[misc]
+    assert isinstance(entry, SourceEntry)
