@@ -8,15 +8,17 @@ from collections.abc import Iterable
 import aio_pika
 from redis.asyncio import Redis
 
+from iko_shared.sources import source_names
 from iko_shared.topology import Topology
 
-SOURCES = ("brp", "kvk", "zgw")
 
+def topology_names(namespace: str, sources: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """The queues (work, dead-letter, audit, inzage) and exchanges a stack of this namespace declares.
 
-def topology_names(namespace: str, sources: Iterable[str] = SOURCES) -> tuple[list[str], list[str]]:
-    """The queues (work, dead-letter, audit, inzage) and exchanges a stack of this namespace declares."""
+    ``sources``: the connectors' work queues to include, default every registered source.
+    """
     topology = Topology(namespace=namespace)
-    queues = topology.work_queues(list(sources))
+    queues = topology.work_queues(list(source_names() if sources is None else sources))
     names = [q.name for q in queues] + [topology.dead_letter_queue(q).name for q in queues]
     names += [topology.audit_queue.name, topology.dead_letter_queue(topology.audit_queue).name]
     names.append(topology.audit_inzage.name)
@@ -50,7 +52,9 @@ async def delete_names(
         await redis.aclose()
 
 
-async def drop_namespace(rabbitmq_url: str, redis_url: str, namespace: str, sources: Iterable[str] = SOURCES) -> None:
-    """Every queue, exchange and Redis key an IKO stack of this namespace may have made."""
+async def drop_namespace(
+    rabbitmq_url: str, redis_url: str, namespace: str, sources: Iterable[str] | None = None
+) -> None:
+    """Every queue, exchange and Redis key an IKO stack of this namespace may have made (default: every source's)."""
     queues, exchanges = topology_names(namespace, sources)
     await delete_names(rabbitmq_url, redis_url, f"{namespace}:", queues, exchanges)
