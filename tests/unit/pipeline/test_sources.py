@@ -44,7 +44,7 @@ def test_an_entry_agrees_with_its_connector(name: str) -> None:
 
     assert importlib.util.find_spec(f"{entry.connector_module}.__main__") is not None
     assert source_class(settings_class()).operations() == entry.operations
-    assert importlib.util.find_spec(f"{entry.simulator_module}.app") is not None
+    assert callable(importlib.import_module(f"{entry.simulator_module}.app").create_app)
     assert entry.identifier_types <= {"bsn", "kvk", "rsin", "vestigingsnummer"}
 
 

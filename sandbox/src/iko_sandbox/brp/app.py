@@ -81,3 +81,7 @@ def create_brp_app(
         return Response(orjson.dumps({"type": query.name, "personen": personen}), media_type=JSON_UTF8)
 
     return app
+
+
+# The name python -m iko_sandbox looks for in a source's simulator package (SourceEntry.simulator_module).
+create_app = create_brp_app

@@ -184,3 +184,7 @@ def create_kvk_app(*, api_key: str | None = None) -> FastAPI:
         return _json(request, body, "2.0.0")
 
     return app
+
+
+# The name python -m iko_sandbox looks for in a source's simulator package (SourceEntry.simulator_module).
+create_app = create_kvk_app

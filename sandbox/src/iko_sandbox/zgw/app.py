@@ -325,3 +325,7 @@ def create_zgw_app(*, secret: str | None = None, client_id: str | None = None) -
         return _json(catalogus, CATALOGI_VERSION) if catalogus["url"].endswith(catalogus_uuid) else _not_found()
 
     return app
+
+
+# The name python -m iko_sandbox looks for in a source's simulator package (SourceEntry.simulator_module).
+create_app = create_zgw_app
