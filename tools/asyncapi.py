@@ -11,17 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
 from iko_assembler.app import AssemblerSettings, build_assembler_app
 from iko_audit.app import build_audit_app
 from iko_audit.settings import AuditSettings
-from iko_brp_connector.source import BrpSettings, BrpSource
 from iko_gateway.app import build_gateway_broker
 from iko_gateway.replies import ReplyWaiter
 from iko_gateway.settings import GatewaySettings
-from iko_kvk_connector.source import KvkSettings, KvkSource
 from iko_shared.connector import ConnectorSettings, build_connector_app
-from iko_zgw_connector.source import ZgwSettings, ZgwSource
+from iko_shared.sources import SourceEntry, load_object, registered_sources
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi" / "iko.yaml"
 FIXED = {"rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/", "namespace": "iko"}
@@ -31,11 +30,7 @@ def render() -> str:
     gateway, _, _ = build_gateway_broker(GatewaySettings(**FIXED), ReplyWaiter(), instance="<instance>")
     _, assembler = build_assembler_app(AssemblerSettings(**FIXED))
     _, audit = build_audit_app(AuditSettings(**FIXED))
-    connectors = [
-        build_connector_app(BrpSource(BrpSettings()), BrpSettings(), ConnectorSettings(**FIXED))[1],
-        build_connector_app(KvkSource(KvkSettings()), KvkSettings(), ConnectorSettings(**FIXED))[1],
-        build_connector_app(ZgwSource(ZgwSettings()), ZgwSettings(), ConnectorSettings(**FIXED))[1],
-    ]
+    connectors = [connector_app(entry) for entry in registered_sources()]
     spec = AsyncAPI(
         gateway,
         assembler,
@@ -51,6 +46,11 @@ def render() -> str:
     document = yaml.safe_load(spec.to_specification().to_yaml())
     document_raw_payloads(document)
     return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=110))
+
+
+def connector_app(entry: SourceEntry) -> RabbitBroker:
+    settings = load_object(entry.settings_class)()
+    return build_connector_app(load_object(entry.source_class)(settings), settings, ConnectorSettings(**FIXED))[1]
 
 
 # Handlers that take a message as it came (a decoder hands them the raw body) are documented with the contract the

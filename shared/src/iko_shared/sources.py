@@ -13,8 +13,10 @@ but this one: reading the registry must stay cheap (no HTTP client, no broker) f
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 ENTRY_POINT_GROUP = "iko.sources"
 
@@ -26,8 +28,10 @@ class SourceEntry:
     connector_module: str
     identifier_types: frozenset[str]
     operations: frozenset[str]
-    # "module:Class", resolved only by whoever needs the settings (importing it loads the connector).
+    # "module:Class" each, resolved by whoever builds the connector (importing them loads its HTTP client).
     settings_class: str
+    # Called with an instance of settings_class.
+    source_class: str
     # A package in the sandbox whose ``app`` module has ``create_app()``.
     simulator_module: str
     simulator_port: int
@@ -59,6 +63,17 @@ def registered_sources() -> tuple[SourceEntry, ...]:
     if duplicates:
         raise SourceRegistryError(f"sources registered more than once in {ENTRY_POINT_GROUP!r}: {duplicates}")
     return tuple(sorted(entries, key=lambda entry: entry.name))
+
+
+def load_object(reference: str) -> Any:
+    """The object a "module:attribute" reference (``SourceEntry.settings_class``, ``source_class``) names."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise SourceRegistryError(f'{reference!r} is no "module:attribute" reference')
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise SourceRegistryError(f"{reference!r} does not load: {exc}") from exc
 
 
 def source_names() -> tuple[str, ...]:

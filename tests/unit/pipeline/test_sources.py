@@ -11,7 +11,14 @@ from importlib.metadata import EntryPoint
 
 import pytest
 from iko_shared import sources
-from iko_shared.sources import SourceEntry, SourceRegistryError, registered_sources, source_entry, source_names
+from iko_shared.sources import (
+    SourceEntry,
+    SourceRegistryError,
+    load_object,
+    registered_sources,
+    source_entry,
+    source_names,
+)
 
 
 @pytest.fixture
@@ -33,19 +40,15 @@ def test_the_three_sources_are_registered_sorted_by_name() -> None:
 @pytest.mark.parametrize("name", ["brp", "kvk", "zgw"])
 def test_an_entry_agrees_with_its_connector(name: str) -> None:
     entry = source_entry(name)
-    module_name, _, class_name = entry.settings_class.partition(":")
-    settings_class = getattr(importlib.import_module(module_name), class_name)
-    source_module = importlib.import_module(f"{entry.connector_module}.source")
-    source_class = next(
-        value
-        for value in vars(source_module).values()
-        if isinstance(value, type) and getattr(value, "name", None) == name
-    )
+    settings_class = load_object(entry.settings_class)
+    source = load_object(entry.source_class)(settings_class())
 
     assert importlib.util.find_spec(f"{entry.connector_module}.__main__") is not None
-    assert source_class(settings_class()).operations() == entry.operations
+    assert source.name == name
+    assert source.operations() == entry.operations
     assert callable(importlib.import_module(f"{entry.simulator_module}.app").create_app)
-    assert entry.identifier_types <= {"bsn", "kvk", "rsin", "vestigingsnummer"}
+    assert entry.identifier_types
+    assert all(isinstance(kind, str) for kind in entry.identifier_types)
 
 
 def test_reading_the_registry_loads_no_client_nor_broker() -> None:
@@ -95,6 +98,13 @@ def test_a_source_registered_twice_is_refused(monkeypatch: pytest.MonkeyPatch, f
 
     with pytest.raises(SourceRegistryError, match=r"more than once .*\['brp'\]"):
         registered_sources()
+
+
+def test_a_reference_that_does_not_load_is_named() -> None:
+    with pytest.raises(SourceRegistryError, match=r"'iko_brp_connector\.source:Nope' does not load"):
+        load_object("iko_brp_connector.source:Nope")
+    with pytest.raises(SourceRegistryError, match='no "module:attribute" reference'):
+        load_object("iko_brp_connector.source")
 
 
 def test_entries_are_frozen() -> None:

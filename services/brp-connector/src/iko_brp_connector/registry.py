@@ -18,6 +18,7 @@ SOURCE = SourceEntry(
         }
     ),
     settings_class="iko_brp_connector.source:BrpSettings",
+    source_class="iko_brp_connector.source:BrpSource",
     simulator_module="iko_sandbox.brp",
     simulator_port=8101,
 )

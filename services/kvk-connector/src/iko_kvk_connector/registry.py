@@ -8,6 +8,7 @@ SOURCE = SourceEntry(
     identifier_types=frozenset({"kvk"}),
     operations=frozenset({"basisprofiel", "vestigingsprofiel", "zoeken"}),
     settings_class="iko_kvk_connector.source:KvkSettings",
+    source_class="iko_kvk_connector.source:KvkSource",
     simulator_module="iko_sandbox.kvk",
     simulator_port=8102,
 )

@@ -8,6 +8,7 @@ SOURCE = SourceEntry(
     identifier_types=frozenset({"bsn", "kvk"}),
     operations=frozenset({"zaken"}),
     settings_class="iko_zgw_connector.source:ZgwSettings",
+    source_class="iko_zgw_connector.source:ZgwSource",
     simulator_module="iko_sandbox.zgw",
     simulator_port=8103,
 )
