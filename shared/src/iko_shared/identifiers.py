@@ -1,51 +1,113 @@
-"""Dutch identifiers: validation rules and masking for logs."""
+"""Dutch identifiers as data: each type's name, pattern and check, read by the gateway, the assembler, the profiles
+and the audit store. A new type (an object UUID, a BAG id of another kind, ...) is one entry in ``IDENTIFIER_TYPES``.
+Also masking for logs."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
 
-IdentifierType = Literal["bsn", "kvk", "rsin", "vestigingsnummer"]
-
-# ASCII digits only, matched in full: ``\d`` admits Arabic-Indic and full-width digits, and ``$`` a trailing newline.
-_BSN = re.compile(r"[0-9]{9}")
-_KVK = re.compile(r"[0-9]{8}")
-_VESTIGINGSNUMMER = re.compile(r"[0-9]{12}")
+from pydantic import AfterValidator, WithJsonSchema
 
 
 def passes_elfproef(number: str) -> bool:
     """The '11-proof' of BSN and RSIN: weights 9..2 and -1 on the last digit, sum divisible by 11."""
-    if not _BSN.fullmatch(number):
+    if not re.fullmatch(r"[0-9]{9}", number):
         return False
     digits = [int(c) for c in number]
     total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
     return total % 11 == 0 and total != 0
 
 
+@dataclass(frozen=True)
+class IdentifierKind:
+    """One identifier type: what it is called, what it looks like and whose it is."""
+
+    name: str
+    title: str
+    # Matched in full, ASCII only: ``\\d`` would admit Arabic-Indic and full-width digits, ``$`` a newline.
+    pattern: re.Pattern[str]
+    # The shape, as a person reads it in an error ("a BSN has exactly 9 digits").
+    shape: str
+    # The Verwerkingenlogging model's objecttype of what this identifies.
+    objecttype: str
+    # A further check once the shape holds: why the value is not valid, or None.
+    check: Callable[[str], str | None] | None = None
+
+    def problem(self, value: str) -> str | None:
+        if not self.pattern.fullmatch(value):
+            return self.shape
+        return self.check(value) if self.check is not None else None
+
+
+def _elfproef(what: str) -> Callable[[str], str | None]:
+    return lambda value: None if passes_elfproef(value) else f"this {what} fails the elfproef"
+
+
+IDENTIFIER_TYPES: dict[str, IdentifierKind] = {
+    kind.name: kind
+    for kind in (
+        IdentifierKind(
+            "bsn", "BSN", re.compile(r"[0-9]{9}"), "a BSN has exactly 9 digits", "natuurlijk persoon", _elfproef("BSN")
+        ),
+        IdentifierKind(
+            "kvk", "KVK-nummer", re.compile(r"[0-9]{8}"), "a kvkNummer has exactly 8 digits", "niet-natuurlijk persoon"
+        ),
+        IdentifierKind(
+            "rsin",
+            "RSIN",
+            re.compile(r"[0-9]{9}"),
+            "an RSIN has exactly 9 digits",
+            "niet-natuurlijk persoon",
+            _elfproef("RSIN"),
+        ),
+        IdentifierKind(
+            "vestigingsnummer",
+            "Vestigingsnummer",
+            re.compile(r"[0-9]{12}"),
+            "a vestigingsnummer has exactly 12 digits",
+            "vestiging",
+        ),
+        # BAG: the address (nummeraanduiding) by its 16-digit identification (4 digits of the municipality, 2 of the
+        # object kind, 10 of the number).
+        IdentifierKind(
+            "nummeraanduiding",
+            "Nummeraanduiding",
+            re.compile(r"[0-9]{16}"),
+            "a nummeraanduiding identification has exactly 16 digits",
+            "adres",
+        ),
+    )
+}
+
+
+def known_identifier_type(name: str) -> str:
+    """``name`` when it is a known identifier type; for pydantic fields (``IdentifierType``)."""
+    if name not in IDENTIFIER_TYPES:
+        raise ValueError(f"unknown identifier type {name!r}; known: {', '.join(IDENTIFIER_TYPES)}")
+    return name
+
+
+# An identifier type's name, checked against ``IDENTIFIER_TYPES`` where a model holds one; the documents (OpenAPI,
+# AsyncAPI) list the types known to this build.
+IdentifierType = Annotated[
+    str, AfterValidator(known_identifier_type), WithJsonSchema({"type": "string", "enum": list(IDENTIFIER_TYPES)})
+]
+
+
 def identifier_problem(kind: str, value: str) -> str | None:
     """Why ``value`` is not a valid identifier of ``kind``, or None when it is."""
-    if kind == "bsn":
-        if not _BSN.fullmatch(value):
-            return "a BSN has exactly 9 digits"
-        if not passes_elfproef(value):
-            return "this BSN fails the elfproef"
-        return None
-    if kind == "kvk":
-        if not _KVK.fullmatch(value):
-            return "a kvkNummer has exactly 8 digits"
-        return None
-    if kind == "rsin":
-        # An RSIN is checked like a BSN: nine digits and the elfproef.
-        if not _BSN.fullmatch(value):
-            return "an RSIN has exactly 9 digits"
-        if not passes_elfproef(value):
-            return "this RSIN fails the elfproef"
-        return None
-    if kind == "vestigingsnummer":
-        if not _VESTIGINGSNUMMER.fullmatch(value):
-            return "a vestigingsnummer has exactly 12 digits"
-        return None
-    return f"unknown identifier type {kind!r}"
+    found = IDENTIFIER_TYPES.get(kind)
+    if found is None:
+        return f"unknown identifier type {kind!r}"
+    return found.problem(value)
+
+
+def objecttype(kind: str) -> str:
+    found = IDENTIFIER_TYPES.get(kind)
+    return found.objecttype if found is not None else "onbekend"
 
 
 def mask(value: str) -> str:

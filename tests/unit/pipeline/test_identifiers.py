@@ -57,3 +57,17 @@ def test_rsin_uses_the_elfproef_and_vestigingsnummer_has_twelve_digits():
 def test_identifiers_are_ascii_digits_of_exact_length_and_nothing_after(kind, value):
     assert identifier_problem(kind, value) is not None
     assert not passes_elfproef(value)
+
+
+def test_identifier_types_are_data_a_new_one_is_one_entry():
+    from iko_shared.contracts import Identifier
+    from iko_shared.identifiers import IDENTIFIER_TYPES, objecttype
+    from pydantic import ValidationError
+
+    assert set(IDENTIFIER_TYPES) >= {"bsn", "kvk", "rsin", "vestigingsnummer", "nummeraanduiding"}
+    assert identifier_problem("nummeraanduiding", "0363200000218908") is None
+    assert identifier_problem("nummeraanduiding", "036320000021890") is not None
+    assert Identifier(type="nummeraanduiding", value="0363200000218908").type == "nummeraanduiding"
+    assert objecttype("bsn") == "natuurlijk persoon"
+    with pytest.raises(ValidationError, match="unknown identifier type 'paspoort'"):
+        Identifier(type="paspoort", value="X")

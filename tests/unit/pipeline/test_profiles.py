@@ -60,7 +60,7 @@ MINIMAL = "identifiers: [bsn]\npurposes: [p]\nsources:\n  brp: {operation: R}\n"
             "identifiers: [passport]\npurposes: [p]\nsources:\n  brp: {operation: R}\n",
             1,
             "identifiers.0",
-            "Input should be",
+            "unknown identifier type 'passport'",
         ),
         ("identifiers: [bsn]\nsources:\n  brp: {operation: R}\n", 1, "purposes", "Field required"),
         (MINIMAL + "timeout: {default_ms: 9000, max_ms: 100}\n", 5, "timeout", "exceeds max_ms"),

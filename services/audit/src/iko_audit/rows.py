@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from iko_shared.contracts import AuditRecorded, DisclosedSource, Identifier, StoredDisclosure
-
-# Verwerkingenlogging's objecttype per identifier type.
-OBJECTTYPES = {
-    "bsn": "natuurlijk persoon",
-    "kvk": "niet-natuurlijk persoon",
-    "rsin": "niet-natuurlijk persoon",
-    "vestigingsnummer": "vestiging",
-}
+from iko_shared.identifiers import objecttype
 
 
 def _sources(sources: list[DisclosedSource]) -> list[dict[str, Any]]:
@@ -64,7 +57,7 @@ def disclosure_rows(record: AuditRecorded) -> list[dict[str, Any]]:
         {
             **common,
             "ordinal": ordinal,
-            "objecttype": OBJECTTYPES.get(subject.identifier.type, subject.identifier.type),
+            "objecttype": objecttype(subject.identifier.type),
             "soort_object_id": subject.identifier.type,
             "object_id": subject.identifier.value,
             "sources": _sources(subject.sources),

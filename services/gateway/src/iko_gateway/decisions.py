@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from iko_shared.contracts import Identifier, RelationPlan, RequestContext, SourceQuery
-from iko_shared.identifiers import identifier_problem
+from iko_shared.identifiers import IDENTIFIER_TYPES, identifier_problem
 from iko_shared.profiles import Profile, ProfileCatalogue, SearchAction
 
 from iko_gateway.access import (
@@ -402,7 +402,7 @@ def _identifier_for(profile: Profile, connector: str, raw_id: str) -> Identifier
     for kind in profile.identifiers:
         if identifier_problem(kind, raw_id) is None:
             return Identifier(type=kind, value=raw_id)
-    valid_elsewhere = [k for k in ("bsn", "kvk", "vestigingsnummer") if identifier_problem(k, raw_id) is None]
+    valid_elsewhere = [k for k in IDENTIFIER_TYPES if identifier_problem(k, raw_id) is None]
     if valid_elsewhere:
         raise AccessDeniedError(403, "Forbidden", f"you may not look up a {valid_elsewhere[0]} through {connector}")
     raise InvalidInputError(

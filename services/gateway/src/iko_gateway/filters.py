@@ -9,7 +9,7 @@ import re
 from datetime import date
 from typing import Any
 
-from iko_shared.identifiers import identifier_problem
+from iko_shared.identifiers import IDENTIFIER_TYPES, identifier_problem
 from iko_shared.profiles import FilterSpec, SearchAction
 
 POSTCODE = re.compile(r"[1-9][0-9]{3} ?[A-Za-z]{2}")
@@ -45,7 +45,7 @@ def filter_value(name: str, spec: FilterSpec, value: str | int | bool) -> Any:
     text = str(value).strip()
     problem: str | None = None
     converted: Any = text
-    if spec.type in ("bsn", "kvk", "rsin", "vestigingsnummer"):
+    if spec.type in IDENTIFIER_TYPES:
         problem = identifier_problem(spec.type, text)
     elif spec.type == "postcode" and not POSTCODE.fullmatch(text):
         problem = "a postcode is four digits and two letters, e.g. 1234 AB"

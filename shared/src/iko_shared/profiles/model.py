@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jq
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from iko_shared.identifiers import IdentifierType
+from iko_shared.identifiers import IDENTIFIER_TYPES, IdentifierType
 
 NAME = r"^[a-z][a-z0-9_-]*$"
 MAX_RELATION_DEPTH = 3
@@ -94,15 +94,24 @@ class RelationSpec(Strict):
         return value
 
 
-FilterType = Literal["string", "date", "integer", "boolean", "bsn", "kvk", "rsin", "vestigingsnummer", "postcode"]
+# The value types a filter takes besides the identifier types (``IDENTIFIER_TYPES``), which are checked as such.
+VALUE_FILTER_TYPES = ("string", "date", "integer", "boolean", "postcode")
+
+
+def _filter_type(name: str) -> str:
+    if name not in VALUE_FILTER_TYPES and name not in IDENTIFIER_TYPES:
+        known = ", ".join([*VALUE_FILTER_TYPES, *IDENTIFIER_TYPES])
+        raise ValueError(f"unknown filter type {name!r}; known: {known}")
+    return name
+
+
+FilterType = Annotated[str, AfterValidator(_filter_type)]
 
 
 class FilterSpec(Strict):
     """One search filter; its name is the source's own parameter name."""
 
-    type: Literal["string", "date", "integer", "boolean", "bsn", "kvk", "rsin", "vestigingsnummer", "postcode"] = (
-        "string"
-    )
+    type: FilterType = "string"
     required: bool = False
     title: str = ""
     # The source takes this parameter as a list (BRP burgerservicenummer).
