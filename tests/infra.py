@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import psycopg
 from iko_audit import drop_namespace_database
@@ -62,9 +62,15 @@ def new_namespace(label: str = "t") -> str:
 
 
 async def drop_namespace(
-    rabbitmq_url: str, redis_url: str, namespace: str, sources: list[str], admin_url: str | None = None
+    rabbitmq_url: str,
+    redis_url: str,
+    namespace: str,
+    sources: Iterable[str] | None = None,
+    admin_url: str | None = None,
 ) -> None:
     """Delete every queue, exchange, Redis key, database and role the namespace may have created.
+
+    ``sources``: whose work queues to delete, default every registered source's.
 
     ``admin_url``: the PostgreSQL the namespace was provisioned on, default :func:`postgres_admin_url`.
     """

@@ -116,7 +116,7 @@ async def stop_stack(stack: Stack, rabbitmq_url: str, redis_url: str) -> None:
     stack.stop()
     # On the PostgreSQL the stack's audit database was provisioned on (a private one in the outage test).
     admin_url = stack.config.extra_env.get("IKO_AUDIT_ADMIN_URL")
-    await drop_namespace(rabbitmq_url, redis_url, stack.namespace, ["brp", "kvk", "zgw"], admin_url=admin_url)
+    await drop_namespace(rabbitmq_url, redis_url, stack.namespace, admin_url=admin_url)
     shutil.rmtree(stack.config.resolved_run_dir, ignore_errors=True)
     shutil.rmtree(stack.config.extra_env["IKO_PROFILES_DIR"], ignore_errors=True)
 

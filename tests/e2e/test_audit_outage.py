@@ -140,5 +140,5 @@ async def test_a_namespace_teardown_leaves_no_audit_database_or_role(rabbitmq_ur
             [f"database {names.database}", *(f"role {r}" for r in (names.owner, names.writer, names.purger))]
         )
     finally:
-        await drop_namespace(rabbitmq_url, redis_url, namespace, ["brp", "kvk", "zgw"])
+        await drop_namespace(rabbitmq_url, redis_url, namespace)
     assert namespace_database_leftovers(admin, namespace) == []
