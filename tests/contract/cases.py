@@ -10,10 +10,9 @@ from iko_sandbox.brp.app import create_brp_app
 from iko_sandbox.kvk.app import create_kvk_app
 from iko_sandbox.zgw.app import create_zgw_app
 from iko_shared.contracts import FragmentProduced, Identifier
+from iko_shared.testing.contract_kit import Check, ConnectorCase, Scenario
 from iko_zgw_connector.source import ZgwSettings, ZgwSource
 from pydantic import SecretStr
-
-from tests.contract.kit import Check, ConnectorCase, Scenario
 
 BSN = Identifier(type="bsn", value="999993653")
 UNKNOWN_BSN = Identifier(type="bsn", value="999990007")

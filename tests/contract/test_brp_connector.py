@@ -12,9 +12,9 @@ from iko_shared.connector import FETCH_DEADLINE
 from iko_shared.connector.fragments import fetch_fragment
 from iko_shared.connector.source import FetchContext
 from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext
+from iko_shared.testing.contract_kit import Harness, Scenario, Simulator, lookup_for, serve_simulator
 
 from tests.contract.cases import API_KEY, BRP, BSN
-from tests.contract.kit import Harness, Scenario, Simulator, lookup_for, serve_simulator
 
 BSNS = ["999993653", "999990408", "999994086", "999991838", "999992557"]
 

@@ -12,9 +12,9 @@ import pytest
 from iko_kvk_connector.source import KvkSettings, KvkSource, normalise_links
 from iko_shared.connector import CircuitBreaker, RetryPolicy
 from iko_shared.contracts import Identifier
+from iko_shared.testing.contract_kit import ConnectorCase, Harness, Scenario, Simulator, by, serve_simulator
 
 from tests.contract.cases import API_KEY, KVK, KVK_CASE, kvk_source
-from tests.contract.kit import ConnectorCase, Harness, Scenario, Simulator, by, serve_simulator
 
 JSON = "application/json"
 HAL = "application/hal+json"

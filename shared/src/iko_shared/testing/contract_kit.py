@@ -1,5 +1,11 @@
 """The connector contract kit: what every source connector must do, described once, run against each.
 
+A library, so that a connector living in another repository runs the same contract: describe the connector as a
+``ConnectorCase``, make its fixtures with ``contract_fixtures`` in a conftest, and import the suite
+(``iko_shared.testing.contract_suite``) into a test module — see docs/adding-a-source.md. It needs pytest,
+pytest-asyncio and the sandbox package (``iko-sandbox``: its server serves a simulator with the behaviour modes);
+none of that is imported by anything but tests.
+
 A ``ConnectorCase`` tells the kit how to build one connector's adapter and its simulator, and which scenarios
 its source documents (happy path, not found, each documented error, searches). A scenario may override settings
 of the adapter (``Scenario.settings``: a wrong credential, another filter); they are handed to the case's
@@ -23,7 +29,7 @@ from typing import Any, Protocol
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from iko_sandbox.server import server_config
+
 from iko_shared.connector import CircuitBreaker, ConnectorRuntime, RetryPolicy, Source, SourceHttpSettings, make_client
 from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested, RequestContext, SourceQuery
 
@@ -110,6 +116,9 @@ class Simulator:
 @contextmanager
 def serve_simulator(app: FastAPI) -> Iterator[Simulator]:
     """The simulator on a free port in a thread of its own, for as long as the block runs."""
+    # The sandbox's server: it can refuse connections (behaviour "refuse"), which plain uvicorn cannot.
+    from iko_sandbox.server import server_config
+
     port = free_port()
     server = uvicorn.Server(server_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, name=f"simulator-{port}", daemon=True)
@@ -216,3 +225,28 @@ class FlakyTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def contract_fixtures(cases: list[ConnectorCase]) -> tuple[Any, Any, Any]:
+    """The fixtures the suite takes, for a conftest: ``case_and_simulator, case, simulator =
+    contract_fixtures(CASES)``. Each case's simulator is served once per session, reset around every test."""
+    import pytest
+
+    @pytest.fixture(scope="session", params=cases, ids=str)
+    def case_and_simulator(request: pytest.FixtureRequest) -> Iterator[tuple[ConnectorCase, Simulator]]:
+        case: ConnectorCase = request.param
+        with serve_simulator(case.make_simulator()) as simulator:
+            yield case, simulator
+
+    @pytest.fixture
+    def case(case_and_simulator: tuple[ConnectorCase, Simulator]) -> ConnectorCase:
+        return case_and_simulator[0]
+
+    @pytest.fixture
+    def simulator(case_and_simulator: tuple[ConnectorCase, Simulator]) -> Iterator[Simulator]:
+        simulator = case_and_simulator[1]
+        simulator.reset()
+        yield simulator
+        simulator.reset()
+
+    return case_and_simulator, case, simulator
