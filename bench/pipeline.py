@@ -19,7 +19,7 @@ from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
 
 sys.path.insert(0, str(processes.ROOT / "scripts"))
 
-from iko_stack import Stack, StackError  # scripts/ is not a package: on the path above
+from iko_stack import Stack, StackError, registered_sources  # scripts/ is not a package: on the path above
 
 SOURCES = ("brp", "zgw")
 
@@ -38,11 +38,13 @@ class PipelineSystem:
         self.name = label
         self.infra = infra
         self.namespace = f"bench-{label}-{uuid.uuid4().hex[:8]}"
-        gateway, brp, kvk, zgw = (processes.free_port() for _ in range(4))
+        gateway = processes.free_port()
+        # Every registered source's simulator runs (the stack starts them all), each on a free port.
+        simulators = {source.name: processes.free_port() for source in registered_sources()}
         self.stack = Stack(
             self.namespace,
             gateway_port=gateway,
-            sandbox_ports=(brp, kvk, zgw),
+            sandbox_ports=simulators,
             connector_replicas=connector_replicas,
             dev_mode=True,
             run_dir=run_dir / self.namespace,

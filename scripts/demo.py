@@ -42,7 +42,10 @@ def from_state_file(namespace: str) -> tuple[str | None, str | None]:
         data = json.loads((ROOT / ".run" / namespace / "pids" / "state.json").read_text(encoding="utf-8"))
         config = data["config"]
         gateway = str(config["gateway_url"])
-        brp = f"http://127.0.0.1:{int(config['sandbox_ports'][0])}" if config.get("sandbox") else None
+        ports = config["sandbox_ports"]
+        # A mapping by source; state files of older stacks hold a list in BRP, KVK, ZGW order.
+        brp_port = ports["brp"] if isinstance(ports, dict) else ports[0]
+        brp = f"http://127.0.0.1:{int(brp_port)}" if config.get("sandbox") else None
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None, None
     return gateway, brp

@@ -1,7 +1,9 @@
 """Run the whole IKO stack as background OS processes: one log file and one recorded pid per process.
 
 Importable (the end-to-end tests start their own stack with its own namespace and ports) and used by
-``scripts/stack.py`` for ``up`` / ``down`` / ``status``. Standard library only.
+``scripts/stack.py`` for ``up`` / ``down`` / ``status``. Standard library only, but for the source registry
+(``iko_shared.sources``, itself standard library only), read where the sources are needed: the simulators and
+connectors to start and their default ports. ``down`` and ``status`` go by the state file and never read it.
 
 Before any process starts, ``<python> -m iko_audit provision`` makes the namespace's audit database and roles
 (idempotent, with the services' environment: ``IKO_AUDIT_ADMIN_URL`` says which PostgreSQL). The database
@@ -41,8 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NAMESPACE = "iko"
 DEFAULT_GATEWAY_HOST = "127.0.0.1"
 DEFAULT_GATEWAY_PORT = 8080
-DEFAULT_SANDBOX_PORTS: tuple[int, int, int] = (8101, 8102, 8103)
-SOURCES: tuple[str, str, str] = ("brp", "kvk", "zgw")
 DEFAULT_READY_TIMEOUT = 60.0
 DEFAULT_STOP_GRACE = 10.0
 STATE_VERSION = 1
@@ -58,6 +58,34 @@ class ConfigError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------------------
+# sources
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StackSource:
+    """What the launcher needs of a registered source."""
+
+    name: str
+    connector_module: str
+    simulator_port: int
+
+
+@functools.cache
+def registered_sources() -> tuple[StackSource, ...]:
+    """The sources of the registry, sorted by name; ``ConfigError`` when it cannot be read from this interpreter."""
+    try:
+        from iko_shared.sources import SourceRegistryError
+        from iko_shared.sources import registered_sources as registry
+    except ImportError as exc:
+        raise ConfigError(
+            f"the source registry (iko_shared.sources) is not importable by {sys.executable}: {exc}; run `make venv`"
+        ) from None
+    try:
+        return tuple(StackSource(e.name, e.connector_module, e.simulator_port) for e in registry())
+    except SourceRegistryError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------------------------------------
 # configuration
 # --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -70,7 +98,8 @@ class StackConfig:
     audit_replicas: int = 1
     gateway_host: str = DEFAULT_GATEWAY_HOST
     gateway_port: int = DEFAULT_GATEWAY_PORT
-    sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS
+    # Simulator port by source name; a source not named gets its registry default (see sandbox_port_map).
+    sandbox_ports: Mapping[str, int] = field(default_factory=dict)
     sandbox: bool = True
     # Development mode on the gateway: the dev API key with every role, purpose "demo" (make up / make demo).
     dev_mode: bool = True
@@ -91,7 +120,8 @@ class StackConfig:
         # At least one: without a consumer the audit queue only grows, and no inzage is answered.
         if self.audit_replicas < 1:
             raise ConfigError(f"audit replicas must be at least 1, got {self.audit_replicas}")
-        ports = [self.gateway_port, *self.sandbox_ports] if self.sandbox else [self.gateway_port]
+        # Only the ports given: the defaults come from the registry, which down and status never read.
+        ports = [self.gateway_port, *self.sandbox_ports.values()] if self.sandbox else [self.gateway_port]
         for port in ports:
             validate_port(port)
         if len(set(ports)) != len(ports):
@@ -134,8 +164,23 @@ class StackConfig:
         return f"http://{host}:{self.gateway_port}"
 
     @property
+    def sandbox_port_map(self) -> dict[str, int]:
+        """Every registered source's simulator port: the one given, else the registry's default."""
+        sources = registered_sources()
+        unknown = sorted(set(self.sandbox_ports) - {s.name for s in sources})
+        if unknown:
+            known = ", ".join(s.name for s in sources)
+            raise ConfigError(f"sandbox port for unknown source(s) {', '.join(unknown)}; registered: {known}")
+        ports = {s.name: self.sandbox_ports.get(s.name, s.simulator_port) for s in sources}
+        if self.sandbox and len(set(ports.values()) | {self.gateway_port}) != len(ports) + 1:
+            raise ConfigError(
+                f"the gateway and sandbox ports must all differ, got gateway {self.gateway_port}, {ports}"
+            )
+        return ports
+
+    @property
     def sandbox_urls(self) -> dict[str, str]:
-        return {src: f"http://127.0.0.1:{port}" for src, port in zip(SOURCES, self.sandbox_ports, strict=True)}
+        return {src: f"http://127.0.0.1:{port}" for src, port in self.sandbox_port_map.items()}
 
 
 def validate_namespace(namespace: str) -> None:
@@ -161,15 +206,35 @@ def parse_int(value: str, what: str) -> int:
         raise ConfigError(f"{what} must be a whole number, got {value!r}") from None
 
 
-def parse_ports(value: str) -> tuple[int, int, int]:
-    """``"8101,8102,8103"`` -> ``(8101, 8102, 8103)``: the BRP, KVK and ZGW simulator ports."""
+def parse_ports(value: str) -> dict[str, int]:
+    """``"brp=8101,zgw=8103"`` -> ``{"brp": 8101, "zgw": 8103}``: simulator ports by source name.
+
+    The older form, one port for every registered source in name order (``"8101,8102,8103"``), is read too.
+    """
     parts = [p for p in (s.strip() for s in value.split(",")) if p]
-    if len(parts) != 3:
-        raise ConfigError(f"sandbox ports must be three ports BRP,KVK,ZGW, got {value!r}")
-    ports = tuple(parse_int(p, "a sandbox port") for p in parts)
-    for port in ports:
-        validate_port(port)
-    return ports[0], ports[1], ports[2]
+    if not parts:
+        raise ConfigError(f"sandbox ports must be a list name=port,name=port, got {value!r}")
+    if all("=" not in p for p in parts):
+        names = [s.name for s in registered_sources()]
+        if len(parts) != len(names):
+            raise ConfigError(
+                f"sandbox ports without names must be one port per source ({','.join(names)}), got {value!r}"
+            )
+        pairs = list(zip(names, parts, strict=True))
+    else:
+        pairs = []
+        for part in parts:
+            name, equals, port = (s.strip() for s in part.partition("="))
+            if not name or not equals:
+                raise ConfigError(f"sandbox ports must be a list name=port,name=port, got {part!r} in {value!r}")
+            pairs.append((name, port))
+    names_seen = [name for name, _ in pairs]
+    if len(set(names_seen)) != len(names_seen):
+        raise ConfigError(f"sandbox ports name a source more than once: {value!r}")
+    ports = {name: parse_int(port, f"the {name} sandbox port") for name, port in pairs}
+    for number in ports.values():
+        validate_port(number)
+    return ports
 
 
 def parse_extra_env(items: Sequence[str]) -> dict[str, str]:
@@ -391,7 +456,7 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 class Stack:
     """The IKO stack of one namespace: simulators, assemblers, the audit service, connectors and the gateway.
 
-    >>> stack = Stack(namespace="e2e-1234", gateway_port=18080, sandbox_ports=(18101, 18102, 18103))
+    >>> stack = Stack(namespace="e2e-1234", gateway_port=18080, sandbox_ports={"brp": 18101, "kvk": 18102})
     >>> stack.start()               # returns once /readyz answers 200, raises StackError otherwise
     >>> stack.kill("assembler", 1)  # SIGKILL one replica
     >>> stack.stop()
@@ -406,7 +471,7 @@ class Stack:
         audit_replicas: int = 1,
         gateway_host: str = DEFAULT_GATEWAY_HOST,
         gateway_port: int = DEFAULT_GATEWAY_PORT,
-        sandbox_ports: tuple[int, int, int] = DEFAULT_SANDBOX_PORTS,
+        sandbox_ports: Mapping[str, int] | None = None,
         sandbox: bool = True,
         dev_mode: bool = True,
         extra_env: Mapping[str, str] | None = None,
@@ -425,7 +490,7 @@ class Stack:
             audit_replicas=audit_replicas,
             gateway_host=gateway_host,
             gateway_port=gateway_port,
-            sandbox_ports=sandbox_ports,
+            sandbox_ports=dict(sandbox_ports or {}),
             sandbox=sandbox,
             dev_mode=dev_mode,
             extra_env=dict(extra_env or {}),
@@ -508,17 +573,18 @@ class Stack:
         cfg = self.config
         env = self.service_env()
         specs: list[ProcessSpec] = []
+        sources = registered_sources()
         if cfg.sandbox:
-            for src, port in zip(SOURCES, cfg.sandbox_ports, strict=True):
+            for src, port in cfg.sandbox_port_map.items():
                 args = (src, "--host", "127.0.0.1", "--port", str(port))
                 specs.append(ProcessSpec(f"sandbox-{src}", 0, "iko_sandbox", args, env, port))
         for i in range(cfg.assemblers):
             specs.append(ProcessSpec("assembler", i, "iko_assembler", (), env))
         for i in range(cfg.audit_replicas):
             specs.append(ProcessSpec("audit", i, "iko_audit", (), env))
-        for src in SOURCES:
+        for source in sources:
             for i in range(cfg.connector_replicas):
-                specs.append(ProcessSpec(f"{src}-connector", i, f"iko_{src}_connector", (), env))
+                specs.append(ProcessSpec(f"{source.name}-connector", i, source.connector_module, (), env))
         specs.append(ProcessSpec("gateway", 0, "iko_gateway", (), env, cfg.gateway_port))
         return specs
 
@@ -541,7 +607,7 @@ class Stack:
             "gateway_url": cfg.gateway_url,
             "gateway_port": cfg.gateway_port,
             "sandbox": cfg.sandbox,
-            "sandbox_ports": list(cfg.sandbox_ports),
+            "sandbox_ports": cfg.sandbox_port_map if cfg.sandbox else {},
             "assemblers": cfg.assemblers,
             "connector_replicas": cfg.connector_replicas,
             "audit_replicas": cfg.audit_replicas,
@@ -641,7 +707,7 @@ class Stack:
 
     def _check_free_ports(self) -> None:
         cfg = self.config
-        ports = [*cfg.sandbox_ports, cfg.gateway_port] if cfg.sandbox else [cfg.gateway_port]
+        ports = [*cfg.sandbox_port_map.values(), cfg.gateway_port] if cfg.sandbox else [cfg.gateway_port]
         busy = [p for p in ports if tcp_open("127.0.0.1", p, timeout=0.3)]
         if busy:
             raise StackError(
@@ -795,8 +861,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gateway-port", help="env IKO_GATEWAY_PORT, default 8080")
     parser.add_argument(
         "--sandbox-ports",
-        metavar="BRP,KVK,ZGW",
-        help="simulator ports (env SANDBOX_PORTS, default 8101,8102,8103)",
+        metavar="NAME=PORT,...",
+        help="simulator ports by source, e.g. brp=9101,zgw=9103 (env SANDBOX_PORTS; a source not named keeps its "
+        "registered default, brp=8101,kvk=8102,zgw=8103; one port per source in name order is read too)",
     )
     parser.add_argument(
         "--no-sandbox", action="store_true", help="start no simulators (the IKO_*_BASE_URL variables apply)"
@@ -844,7 +911,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         audit_replicas=parse_int(audit_replicas, "audit replicas") if audit_replicas is not None else 1,
         gateway_host=pick(args.gateway_host, "IKO_GATEWAY_HOST") or DEFAULT_GATEWAY_HOST,
         gateway_port=parse_int(gateway_port, "gateway port") if gateway_port is not None else DEFAULT_GATEWAY_PORT,
-        sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else DEFAULT_SANDBOX_PORTS,
+        sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else {},
         sandbox=not args.no_sandbox,
         dev_mode=not args.no_dev_mode,
         extra_env=parse_extra_env(args.extra_env),
@@ -854,6 +921,9 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         ready_timeout=parse_float(args.timeout, "timeout") if args.timeout is not None else DEFAULT_READY_TIMEOUT,
         stop_grace=parse_float(args.grace, "grace") if args.grace is not None else DEFAULT_STOP_GRACE,
     )
+    if args.command == "up" and config.sandbox:
+        # Unknown sources and ports clashing with a default are refused now, not halfway through starting.
+        config.sandbox_port_map  # noqa: B018
     return args.command, config
 
 
@@ -881,7 +951,11 @@ def _cmd_up(stack: Stack, out: TextIO) -> int:
         f"stack {cfg.namespace}: provisioning its audit database, then starting {cfg.assemblers} assembler(s), "
         f"{cfg.audit_replicas} audit replica(s), {cfg.connector_replicas} replica(s) of each connector, "
         f"gateway on {cfg.gateway_url}"
-        + (f", simulators on {','.join(map(str, cfg.sandbox_ports))}" if cfg.sandbox else ", no simulators"),
+        + (
+            f", simulators on {','.join(f'{n}={p}' for n, p in cfg.sandbox_port_map.items())}"
+            if cfg.sandbox
+            else ", no simulators"
+        ),
         file=out,
         flush=True,
     )
@@ -948,7 +1022,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if command == "down":
             return _cmd_down(stack, out)
         return _cmd_status(stack, out)
-    except StackError as exc:
+    except (StackError, ConfigError) as exc:
         print(f"stack.py: {exc}", file=sys.stderr)
         return 1
 

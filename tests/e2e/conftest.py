@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from iko_shared.sources import source_names
 from iko_stack import Stack
 
 from tests.infra import drop_namespace, new_namespace
@@ -77,7 +78,8 @@ def start_stack(
     **options: object,
 ) -> Stack:
     """A stack of its own. ``production``: no development mode, and the breaker and rate-limit defaults."""
-    gateway, brp, kvk, zgw = free_ports(4)
+    sources = source_names()
+    gateway, *simulators = free_ports(1 + len(sources))
     auth_env = (
         {
             "IKO_AUTH_JWKS_URL": identity.url,
@@ -95,7 +97,7 @@ def start_stack(
         # Logs and pids in a folder of the test run's own, removed with the stack (see stop_stack).
         run_dir=Path(tempfile.mkdtemp(prefix=f"{namespace}-")),
         gateway_port=gateway,
-        sandbox_ports=(brp, kvk, zgw),
+        sandbox_ports=dict(zip(sources, simulators, strict=True)),
         extra_env={
             "IKO_RABBITMQ_URL": rabbitmq_url,
             "IKO_REDIS_URL": redis_url,

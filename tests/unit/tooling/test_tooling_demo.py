@@ -66,9 +66,13 @@ def test_urls_come_from_the_stack_state_file(tmp_path: Path, monkeypatch: pytest
     assert demo.from_state_file("ns") == (None, None)
     state = tmp_path / ".run" / "ns" / "pids" / "state.json"
     state.parent.mkdir(parents=True)
-    config = {"gateway_url": "http://127.0.0.1:18080", "sandbox": True, "sandbox_ports": [18101, 18102, 18103]}
+    ports = {"brp": 18101, "kvk": 18102, "zgw": 18103}
+    config = {"gateway_url": "http://127.0.0.1:18080", "sandbox": True, "sandbox_ports": ports}
     state.write_text(json.dumps({"config": config, "processes": []}))
     assert demo.from_state_file("ns") == ("http://127.0.0.1:18080", "http://127.0.0.1:18101")
+    # A state file written before the ports were named by source.
+    state.write_text(json.dumps({"config": {**config, "sandbox_ports": [18201, 18102, 18103]}, "processes": []}))
+    assert demo.from_state_file("ns") == ("http://127.0.0.1:18080", "http://127.0.0.1:18201")
 
 
 def disclosure(request_id: str, kind: str = "lookup", started_at: str = "2026-12-01T10:00:05+00:00") -> dict[str, Any]:

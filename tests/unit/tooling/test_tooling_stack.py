@@ -72,7 +72,7 @@ def fake_stack(tmp_path: Path, fake_python: str, out: io.StringIO | None = None,
     gw, brp, kvk, zgw = iko_stack.free_ports(4)
     options: dict[str, object] = {
         "gateway_port": gw,
-        "sandbox_ports": (brp, kvk, zgw),
+        "sandbox_ports": {"brp": brp, "kvk": kvk, "zgw": zgw},
         "run_dir": tmp_path / "run",
         "python": fake_python,
         "ready_timeout": 20.0,
@@ -88,7 +88,9 @@ def test_defaults_when_nothing_is_set() -> None:
     command, cfg = config_from_args(["up"], {})
     assert command == "up"
     assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("iko", 1, 1, 1)
-    assert (cfg.gateway_port, cfg.sandbox_ports, cfg.sandbox) == (8080, (8101, 8102, 8103), True)
+    assert (cfg.gateway_port, dict(cfg.sandbox_ports), cfg.sandbox) == (8080, {}, True)
+    # Each source's default comes from the source registry.
+    assert cfg.sandbox_port_map == {"brp": 8101, "kvk": 8102, "zgw": 8103}
     assert cfg.resolved_log_dir == iko_stack.ROOT / ".run" / "iko" / "logs"
     assert cfg.state_file == iko_stack.ROOT / ".run" / "iko" / "pids" / "state.json"
 
@@ -100,11 +102,21 @@ def test_environment_is_read_when_no_option_is_given() -> None:
         "AUDIT_REPLICAS": "2",
         "IKO_NAMESPACE": "demo2",
         "IKO_GATEWAY_PORT": "9090",
-        "SANDBOX_PORTS": "9101, 9102,9103",
+        "SANDBOX_PORTS": "brp=9101, zgw=9103",
     }
     _, cfg = config_from_args(["status"], env)
     assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("demo2", 3, 2, 2)
-    assert (cfg.gateway_port, cfg.sandbox_ports) == (9090, (9101, 9102, 9103))
+    assert (cfg.gateway_port, cfg.sandbox_port_map) == (9090, {"brp": 9101, "kvk": 8102, "zgw": 9103})
+
+
+def test_sandbox_ports_without_names_are_one_per_source_in_name_order() -> None:
+    _, cfg = config_from_args(["up", "--sandbox-ports", "9101,9102,9103"], {})
+    assert dict(cfg.sandbox_ports) == {"brp": 9101, "kvk": 9102, "zgw": 9103}
+
+
+def test_an_unknown_source_in_the_sandbox_ports_names_the_registered_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown source.* bag; registered: brp, kvk, zgw"):
+        config_from_args(["up", "--sandbox-ports", "brp=9101,bag=9104"], {})
 
 
 def test_options_win_over_environment() -> None:
@@ -137,6 +149,11 @@ def test_extra_env_is_repeatable_and_keeps_equals_signs() -> None:
         (["up", "--sandbox-ports", "8101,8102"], {}),
         (["up", "--sandbox-ports", "8101,8102,70000"], {}),
         (["up", "--sandbox-ports", "8101,8101,8103"], {}),
+        (["up", "--sandbox-ports", "brp=9101,kvk=9101"], {}),
+        (["up", "--sandbox-ports", "brp=9101,brp=9102"], {}),
+        (["up", "--sandbox-ports", "brp=9101,=9102"], {}),
+        (["up", "--sandbox-ports", "brp=8102"], {}),
+        (["up", "--sandbox-ports", "brp=x"], {}),
         (["up", "--gateway-port", "8101"], {}),
         (["up", "--extra-env", "NOEQUALS"], {}),
         (["up", "--extra-env", "1BAD=x"], {}),
@@ -168,7 +185,7 @@ def test_specs_start_simulators_then_assemblers_audit_connectors_gateway(tmp_pat
         connector_replicas=2,
         audit_replicas=2,
         gateway_port=18080,
-        sandbox_ports=(18101, 18102, 18103),
+        sandbox_ports={"brp": 18101, "kvk": 18102, "zgw": 18103},
     )
     keys = [s.key for s in stack.specs()]
     assert keys == [
@@ -314,7 +331,7 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
         log = stack.log_paths()["assembler-1"].read_text()
         assert "fake iko_assembler" in log
         assert "namespace=tooling-test" in log
-        assert f"--port {stack.config.sandbox_ports[1]}" in stack.log_paths()["sandbox-kvk-0"].read_text()
+        assert f"--port {stack.config.sandbox_ports['kvk']}" in stack.log_paths()["sandbox-kvk-0"].read_text()
 
         pid = stack.kill("assembler", 1)
         assert not stack.is_running("assembler", 1)
@@ -385,12 +402,12 @@ def test_a_gateway_that_never_gets_ready_times_out_and_is_stopped(tmp_path: Path
         stack.start()
     assert stack.status() == []
     assert not tcp_answers(stack.config.gateway_port)
-    assert not tcp_answers(stack.config.sandbox_ports[0])
+    assert not tcp_answers(stack.config.sandbox_ports["brp"])
 
 
 def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path, fake_python: str) -> None:
     stack = fake_stack(tmp_path, fake_python, io.StringIO())
-    busy = stack.config.sandbox_ports[2]
+    busy = stack.config.sandbox_ports["zgw"]
     with (
         socket.create_server(("127.0.0.1", busy)),
         pytest.raises(StackError, match=f"{busy} already answer"),
@@ -458,7 +475,7 @@ def test_a_failed_provisioning_names_the_step_and_starts_nothing(tmp_path: Path,
     assert "fake provision: database for tooling-test" in message  # the output's tail, without opening the log
     assert stack.status() == []
     assert not (tmp_path / "run" / "logs" / "sandbox-brp-0.log").exists()
-    assert not tcp_answers(stack.config.sandbox_ports[0])
+    assert not tcp_answers(stack.config.sandbox_ports["brp"])
 
 
 def test_a_provisioning_that_hangs_is_cut_at_the_ready_timeout(tmp_path: Path, fake_python: str) -> None:
@@ -485,7 +502,7 @@ def test_cli_up_says_when_provisioning_failed(tmp_path: Path, fake_python: str) 
         "--gateway-port",
         str(gw),
         "--sandbox-ports",
-        f"{brp},{kvk},{zgw}",
+        f"brp={brp},kvk={kvk},zgw={zgw}",
         "--extra-env",
         "FAKE_PROVISION_EXIT=1",
     ]
