@@ -47,6 +47,13 @@ def _patch_klantinteracties(spec: dict[str, Any]) -> None:
     telefoon.pop("pattern", None)
 
 
+def _patch_objecten(spec: dict[str, Any]) -> None:
+    # ObjectRecord.correctedBy is generated as a non-nullable integer, yet the Objects API answers
+    # `"correctedBy": null` for a record nobody corrected (every example in its usage docs); only this
+    # property is made nullable.
+    spec["components"]["schemas"]["ObjectRecord"]["properties"]["correctedBy"]["nullable"] = True
+
+
 def _nullable_refs(node: Any) -> None:
     """Lets `nullable: true` next to an `allOf` reference accept null, as the ZGW APIs intend.
 
@@ -159,6 +166,8 @@ def openapi(name: str) -> OpenAPI:
         _patch_catalogi(spec)
     if name == "klantinteracties":
         _patch_klantinteracties(spec)
+    if name == "objecten":
+        _patch_objecten(spec)
     if name in ("zaken", "catalogi", "klantinteracties", "objecten", "objecttypen"):
         _nullable_refs(spec["components"]["schemas"])
     if name == "brp":
