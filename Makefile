@@ -76,6 +76,10 @@ fmt: venv ## format with ruff and apply ruff's safe fixes
 check-config: venv ## validate the profiles (IKO_PROFILES_DIR, default deploy/config/profiles) without starting anything
 	$(PY) -m iko_shared.profiles $(PROFILES)
 
+.PHONY: deploy-manifests
+deploy-manifests: venv ## render one Kubernetes Deployment per registered source (deploy/kubernetes/connectors.yaml)
+	$(PY) -m tools.render_connectors
+
 asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a test fails when it is stale)
 	$(PY) -m tools.asyncapi
 
