@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from iko_sandbox.bag import DEFAULT_PORT
 from iko_sandbox.bag.app import DEFAULT_API_KEY, create_app, create_bag_app
 from iko_sandbox.bag.register import BagRegister
 from iko_sandbox.brp.app import create_brp_app
+from iko_sandbox.control.middleware import ConnectionRefusedByBehaviourError
 from iko_sandbox.paths import data_file
 
 from tests.unit.sandbox.bag_spec import declared_bag_properties, validate_bag
@@ -353,3 +355,15 @@ def test_the_register_is_deterministic() -> None:
     first, second = BagRegister.load(), BagRegister.load()
 
     assert first.adressen() == second.adressen()
+
+
+async def test_refuse_and_latency_modes(bag: httpx.AsyncClient) -> None:
+    await bag.put("/__sandbox__/behaviour", json={"mode": "refuse"})
+    with pytest.raises(ConnectionRefusedByBehaviourError):
+        await bag.get(f"/adressen/{NUMMERAANDUIDING}")
+    await bag.put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": 200})
+    started = time.monotonic()
+    response = await bag.get(f"/adressen/{NUMMERAANDUIDING}")
+
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.2
