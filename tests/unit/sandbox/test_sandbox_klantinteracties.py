@@ -7,9 +7,20 @@ import pytest
 from fastapi import FastAPI
 from iko_sandbox.control.middleware import ConnectionRefusedByBehaviourError
 from iko_sandbox.klantinteracties import DEFAULT_PORT
-from iko_sandbox.klantinteracties.app import DEFAULT_TOKEN, create_app, create_klantinteracties_app
+from iko_sandbox.klantinteracties.app import (
+    DEFAULT_TOKEN,
+    KLANTCONTACT_EXPANDS,
+    create_app,
+    create_klantinteracties_app,
+)
 
-from tests.unit.sandbox.spec_check import HOST, validate_request, validate_response
+from tests.unit.sandbox.spec_check import (
+    HOST,
+    declared_properties,
+    undeclared_keys,
+    validate_request,
+    validate_response,
+)
 
 LIST = "/klantinteracties/api/v1/klantcontacten"
 SOORT = "hadBetrokkene__wasPartij__partijIdentificator__codeSoortObjectId"
@@ -205,3 +216,17 @@ async def test_behaviour_modes_and_request_log(client: httpx.AsyncClient) -> Non
     assert [entry["path"] for entry in log] == [LIST, LIST]
     assert "objectId=999993653" in log[0]["query"]
     assert log[0]["headers"]["authorization"] == f"Token {DEFAULT_TOKEN}"
+
+
+async def test_answers_use_only_declared_properties(client: httpx.AsyncClient) -> None:
+    # The schemas allow additional properties, so a misspelt key would pass validation; this catches it.
+    expand = ",".join(sorted(KLANTCONTACT_EXPANDS))
+    lists = [
+        (await get(client, LIST, params={SOORT: "bsn", OBJECT_ID: bsn, "expand": expand})).json()
+        for bsn in ("296648875", "999993653")
+    ]
+    fixture_org = (await get(client, LIST, params={"expand": expand, "pageSize": 500})).json()
+
+    declared = declared_properties("klantinteracties") | {"_expand"}
+    for body in (*lists, fixture_org):
+        assert undeclared_keys(body, declared) == []

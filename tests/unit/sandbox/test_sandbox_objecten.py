@@ -9,7 +9,13 @@ from iko_sandbox.control.middleware import ConnectionRefusedByBehaviourError
 from iko_sandbox.objecten import DEFAULT_PORT
 from iko_sandbox.objecten.app import DEFAULT_TOKEN, create_app, create_objecten_app
 
-from tests.unit.sandbox.spec_check import HOST, validate_request, validate_response
+from tests.unit.sandbox.spec_check import (
+    HOST,
+    declared_properties,
+    undeclared_keys,
+    validate_request,
+    validate_response,
+)
 
 OBJECTS = "/objects/api/v2/objects"
 OBJECTTYPES = "/objecttypes/api/v2/objecttypes"
@@ -228,3 +234,17 @@ async def test_behaviour_modes_and_request_log(client: httpx.AsyncClient) -> Non
     log = (await client.get("/__sandbox__/requests")).json()
     assert [entry["path"] for entry in log] == [OBJECTS, OBJECTTYPES]
     assert log[0]["query"] == "data_attr=bsn__exact__999993653"
+
+
+async def test_answers_use_only_declared_properties(client: httpx.AsyncClient) -> None:
+    # record.data and jsonSchema are free-form; everything around them must be what the specs declare.
+    objects = (await get(client, "objecten", OBJECTS)).json()
+    objecttypes = (await get(client, "objecttypen", OBJECTTYPES)).json()
+    versions = [(await get(client, "objecttypen", url)).json() for t in objecttypes["results"] for url in t["versions"]]
+    for obj in objects["results"]:
+        obj["record"]["data"] = {}
+    for version in versions:
+        version["jsonSchema"] = {}
+
+    assert undeclared_keys(objects, declared_properties("objecten")) == []
+    assert undeclared_keys([objecttypes, versions], declared_properties("objecttypen")) == []
