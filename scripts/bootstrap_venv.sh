@@ -8,8 +8,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 STAMP=$VENV/.iko-bootstrap-stamp
-EDITABLES=(shared services/gateway services/assembler services/audit services/brp-connector services/kvk-connector
-    services/zgw-connector sandbox)
+# Every service directory with a pyproject (services/*, as the workspace's members): a new connector needs no edit.
+EDITABLES=(shared)
+for d in services/*/; do
+    if [[ -f ${d}pyproject.toml ]]; then EDITABLES+=("${d%/}"); fi
+done
+EDITABLES+=(sandbox)
 export UV_PYTHON_DOWNLOADS=never # use the machine's Python, never fetch one
 
 say() { printf 'venv: %s\n' "$*"; }
