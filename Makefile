@@ -18,6 +18,12 @@ UV       := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 # Where `make test` leaves pytest's exit code for .ci/run (which tells "no test ran" from a failure).
 PYTEST_EXIT_FILE := .run/pytest-exit-code
 
+# Every package's source root (a new service under services/ is one more), for mypy.
+SRC_ROOTS := $(wildcard shared/src services/*/src sandbox/src)
+empty :=
+space := $(empty) $(empty)
+MYPY_PATH := $(subst $(space),:,$(SRC_ROOTS))
+
 STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(CONNECTOR_REPLICAS),--connector-replicas $(CONNECTOR_REPLICAS)) \
               $(if $(AUDIT_REPLICAS),--audit-replicas $(AUDIT_REPLICAS)) \
@@ -65,9 +71,9 @@ lint: venv ## ruff check and ruff format --check over the repo
 	$(RUFF) format --check .
 
 typecheck: venv ## mypy (strict, from pyproject.toml) over the packages and scripts/
-	$(MYPY) shared/src services/*/src sandbox/src
-	$(MYPY) --strict scripts
-	MYPYPATH=scripts $(MYPY) --strict bench
+	MYPYPATH=$(MYPY_PATH) $(MYPY) $(SRC_ROOTS)
+	MYPYPATH=$(MYPY_PATH) $(MYPY) --strict scripts
+	MYPYPATH=scripts:$(MYPY_PATH) $(MYPY) --strict bench
 
 fmt: venv ## format with ruff and apply ruff's safe fixes
 	$(RUFF) format .
@@ -85,7 +91,7 @@ asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a 
 
 lock: ## regenerate requirements.lock (hashed) from the pyproject files
 	$(UV) lock
-	$(UV) export --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock
+	$(UV) export --format requirements-txt --no-emit-workspace --all-packages --all-groups --no-header -o requirements.lock
 
 .PHONY: bench
 bench: venv services ## benchmark pipeline vs floor vs direct fan-out (minutes, not in test); BENCH_ARGS="--quick"
