@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from iko_sandbox.control.middleware import ConnectionRefusedByBehaviourError
 from iko_sandbox.objecten import DEFAULT_PORT
 from iko_sandbox.objecten.app import DEFAULT_TOKEN, create_app, create_objecten_app
+from iko_sandbox.objecten.store import OBJECTTYPE_UUIDS
 
 from tests.unit.sandbox.spec_check import (
     HOST,
@@ -248,3 +249,18 @@ async def test_answers_use_only_declared_properties(client: httpx.AsyncClient) -
 
     assert undeclared_keys(objects, declared_properties("objecten")) == []
     assert undeclared_keys([objecttypes, versions], declared_properties("objecttypen")) == []
+
+
+async def test_type_filter_by_fixed_uuid_on_any_host(client: httpx.AsyncClient) -> None:
+    assert OBJECTTYPE_UUIDS == {
+        "parkeervergunning": "47fce971-535b-5b83-8248-75f19b07e539",
+        "melding-openbare-ruimte": "cb01fb71-3e9b-5043-b1d9-8039198894a7",
+        "bedrijfsvergunning": "9de98ca2-e6f0-5cc6-ac04-6dbc3c10b116",
+    }
+    other_host = f"http://objecttypen.example:8105{OBJECTTYPES}/{OBJECTTYPE_UUIDS['parkeervergunning']}"
+    body = (await get(client, "objecten", OBJECTS, params={"type": other_host})).json()
+    unknown = (await get(client, "objecten", OBJECTS, params={"type": f"{HOST}{OBJECTTYPES}/unknown"})).json()
+
+    assert body["count"] == 3
+    assert {o["record"]["data"]["bsn"] for o in body["results"]} == {"999993653", "999990068"}
+    assert unknown["count"] == 0

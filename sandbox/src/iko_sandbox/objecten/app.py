@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI, Request
@@ -133,6 +134,10 @@ def _icontains_anywhere(data: Any, needle: str) -> bool:
     return isinstance(data, str) and needle.lower() in data.lower()
 
 
+def _path(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
+
+
 def create_objecten_app(*, token: str | None = None) -> FastAPI:
     """The accepted token defaults to IKO_SANDBOX_OBJECTEN_TOKEN, else DEFAULT_TOKEN."""
     accepted = token or os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
@@ -171,13 +176,16 @@ def create_objecten_app(*, token: str | None = None) -> FastAPI:
             name = "data_attrs" if "data_attrs" in request.query_params else "data_attr"
             body = orjson.dumps({name: [str(error)]})
             return Response(body, status_code=400, media_type="application/json")
+        # Matched on the path only: a connector may know the objecttype by another host name of this server
+        # (localhost in its configuration, a container name on the network); the uuids are fixed.
         type_url = request.query_params.get("type")
+        type_path = _path(type_url) if type_url is not None else None
         needle = request.query_params.get("data_icontains")
         type_version = request.query_params.get("typeVersion")
         found = [
             obj
             for obj in store(request).objects.values()
-            if (type_url is None or obj["type"] == type_url)
+            if (type_path is None or _path(obj["type"]) == type_path)
             and (type_version is None or str(obj["record"]["typeVersion"]) == type_version)
             and (needle is None or _icontains_anywhere(obj["record"]["data"], needle))
             and _matches_data(obj, filters)

@@ -263,6 +263,11 @@ OBJECTS: tuple[tuple[str, str, int, Json, Json | None, str], ...] = (
 )
 
 
+# The objecttypes' fixed uuids, by key: a connector's configuration can name
+# <base>/objecttypes/api/v2/objecttypes/<uuid> without asking the Objecttypen API first.
+OBJECTTYPE_UUIDS = {key: _uuid("objecttype", key) for key, *_ in TYPES}
+
+
 @dataclass
 class ObjectenStore:
     base: str
@@ -274,7 +279,7 @@ class ObjectenStore:
         return f"{self.base}{OBJECTTYPES_API}/objecttypes/{type_uuid}"
 
     def type_uuid(self, key: str) -> str:
-        return _uuid("objecttype", key)
+        return OBJECTTYPE_UUIDS[key]
 
 
 def _build(base: str) -> ObjectenStore:
