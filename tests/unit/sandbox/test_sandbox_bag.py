@@ -149,10 +149,11 @@ async def test_search_without_result_is_an_empty_list(bag: httpx.AsyncClient) ->
     [
         ({}, "paramsRequired"),
         ({"postcode": "3077AW"}, "paramsCombination"),
-        ({"huisletter": "A", "adresseerbaarObjectIdentificatie": VERBLIJFSOBJECT}, "paramsCombination"),
+        ({"huisletter": "A"}, "paramsCombination"),
+        ({"huisletter": "A", "adresseerbaarObjectIdentificatie": VERBLIJFSOBJECT}, "unsupportedCombination"),
         (
             {"postcode": "3077AW", "huisnummer": "31", "adresseerbaarObjectIdentificatie": VERBLIJFSOBJECT},
-            "paramsCombination",
+            "unsupportedCombination",
         ),
     ],
 )
@@ -185,16 +186,36 @@ async def test_invalid_search_parameter_is_400_with_invalid_params(
     assert [p["name"] for p in body["invalid-params"]] == [name]
 
 
-async def test_paging_links(bag: httpx.AsyncClient) -> None:
+async def test_paging_links_and_a_page_past_the_last(bag: httpx.AsyncClient) -> None:
     params = {"postcode": "3089KG", "huisnummer": 20, "pageSize": 10}
     first = (await get(bag, "/adressen", params=params)).json()
-    second = await get(bag, "/adressen", params={**params, "page": 2})
+    past = await get(bag, "/adressen", params={**params, "page": 2})
 
     assert len(first["_embedded"]["adressen"]) == 4
-    assert "next" not in first["_links"]
-    assert first["_links"]["last"]["href"].endswith("page=1")
-    assert second.json()["_embedded"]["adressen"] == []
-    assert second.json()["_links"]["previous"]["href"].endswith("page=1")
+    # One page: only self, as Kadaster's paginering feature says.
+    assert set(first["_links"]) == {"self"}
+    assert past.status_code == 400
+    assert past.json()["invalid-params"][0]["code"] == "page"
+
+
+async def test_unknown_query_parameter_is_400(bag: httpx.AsyncClient) -> None:
+    response = await get(bag, f"/panden/{PAND}", params={"bestaatniet": "fout"}, headers=CRS)
+
+    assert response.status_code == 400
+    param = response.json()["invalid-params"][0]
+    assert (param["name"], param["code"]) == ("bestaatniet", "unknownParam")
+
+
+async def test_nummeraanduiding_and_openbare_ruimte_expand(bag: httpx.AsyncClient) -> None:
+    nummer = (await get(bag, f"/nummeraanduidingen/{NUMMERAANDUIDING}", params={"expand": "true"})).json()
+    ruimte_id = nummer["nummeraanduiding"]["ligtAan"]
+    ruimte = (await get(bag, f"/openbareruimten/{ruimte_id}", params={"expand": "ligtInWoonplaats"})).json()
+
+    assert nummer["_embedded"]["ligtAanOpenbareRuimte"]["openbareRuimte"]["naam"] == "Boterdiep"
+    assert nummer["_embedded"]["ligtInWoonplaats"]["woonplaats"]["naam"] == "Rotterdam"
+    assert (
+        ruimte["_embedded"]["ligtInWoonplaats"]["woonplaats"]["identificatie"] == nummer["nummeraanduiding"]["ligtIn"]
+    )
 
 
 async def test_adresseerbaar_object_with_gebruiksdoelen_oppervlakte_and_pand(bag: httpx.AsyncClient) -> None:
@@ -247,7 +268,7 @@ async def test_geometry_resources_require_accept_crs(bag: httpx.AsyncClient) -> 
     other = await get(bag, f"/panden/{PAND}", headers={"Accept-Crs": "epsg:4326"}, request=False)
 
     assert missing.status_code == 412
-    assert missing.json()["code"] == "preconditionFailed"
+    assert missing.json()["code"] == "acceptCrsMissing"
     assert other.status_code == 406
 
 
@@ -256,6 +277,7 @@ async def test_geometry_resources_require_accept_crs(bag: httpx.AsyncClient) -> 
     [
         ("/adressen/0599200000000000", 404),
         ("/adressen/12345", 400),
+        ("/panden/059910147048373", 400),
         ("/adresseerbareobjecten/0599020000000000", 404),
         ("/adresseerbareobjecten/0599200000219678", 400),
         ("/panden/0599100000000000", 404),

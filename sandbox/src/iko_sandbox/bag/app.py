@@ -38,8 +38,14 @@ VERBLIJFSOBJECT = re.compile(r"^[0-9]{4}01[0-9]{10}$")
 PAND = re.compile(r"^[0-9]{4}10[0-9]{10}$")
 OPENBARE_RUIMTE = re.compile(r"^[0-9]{4}30[0-9]{10}$")
 WOONPLAATS = re.compile(r"^[0-9]{4}$")
+ADRESSEN_PARAMETERS = search.SEARCH_PARAMETERS | {"expand", "page", "pageSize"}
+# geldigOp and beschikbaarOp (tijdreizen) are accepted on the objects and ignored: there is one voorkomen.
+TIJDREIZEN = frozenset({"geldigOp", "beschikbaarOp"})
 ADRES_EXPAND = frozenset({"nummeraanduiding", "openbareRuimte", "woonplaats"})
 OBJECT_EXPAND = frozenset({"heeftAlsHoofdAdres", "heeftAlsNevenAdres", "maaktDeelUitVan"})
+NUMMERAANDUIDING_EXPAND = frozenset({"ligtInWoonplaats", "ligtAanOpenbareRuimte"})
+OPENBARE_RUIMTE_EXPAND = frozenset({"ligtInWoonplaats"})
+EXPAND = frozenset({"expand"})
 
 
 def _error_answer(scope: Scope) -> ErrorAnswer:
@@ -64,17 +70,32 @@ def _expand(request: Request, allowed: frozenset[str]) -> frozenset[str] | Respo
     wanted = frozenset(part.strip().split(".", 1)[0] for part in value.split(",") if part.strip())
     unknown = sorted(wanted - allowed)
     if unknown or not wanted:
-        allowed_text = ", ".join(sorted(allowed))
-        reason = f"Expand van {', '.join(unknown) or value!r} wordt niet ondersteund; toegestaan: {allowed_text}."
+        reason = f"Deel van de parameterwaarde is niet correct: {','.join(unknown) or value}."
         return bad_request(str(request.url), [invalid_param("expand", "expand", reason)])
     return wanted
 
 
 def _path_check(request: Request, name: str, value: str, pattern: re.Pattern[str]) -> Response | None:
+    """Checks an identification as Kadaster's foutafhandeling feature does: length first, then pattern."""
     if pattern.fullmatch(value):
         return None
-    reason = f"Waarde voldoet niet aan patroon {pattern.pattern}."
-    return bad_request(str(request.url), [invalid_param(name, "pattern", reason)])
+    length = 4 if pattern is WOONPLAATS else 16
+    if len(value) < length:
+        param = invalid_param(name, "minLength", f"Waarde is korter dan minimale lengte {length}.")
+    elif len(value) > length:
+        param = invalid_param(name, "maxLength", f"Waarde is langer dan maximale lengte {length}.")
+    else:
+        param = invalid_param(name, "pattern", f"Waarde voldoet niet aan patroon {pattern.pattern}.")
+    return bad_request(str(request.url), [param])
+
+
+def _unknown_params(request: Request, allowed: frozenset[str]) -> Response | None:
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in allowed]
+    if not unknown:
+        return None
+    return bad_request(
+        str(request.url), [invalid_param(name, "unknownParam", "Parameter is niet verwacht.") for name in unknown]
+    )
 
 
 def _crs(request: Request) -> Response | None:
@@ -83,14 +104,14 @@ def _crs(request: Request) -> Response | None:
     if accept_crs is None:
         return problem(
             412,
-            title="Niet voldaan aan vooraf gestelde voorwaarde: de header Accept-Crs ontbreekt.",
-            code="preconditionFailed",
+            title="Gewenste coördinatenstelsel voor geometrie moet worden opgegeven.",
+            code="acceptCrsMissing",
             instance=str(request.url),
         )
     if accept_crs.strip().lower() != CRS:
         return problem(
             406,
-            title="Gevraagde coördinatenstelsel wordt niet ondersteund.",
+            title=f"Gevraagde coördinatenstelsel {accept_crs} wordt niet ondersteund.",
             code="crsNotAcceptable",
             instance=str(request.url),
         )
@@ -138,19 +159,28 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
                 code="paramsRequired",
                 instance=str(request.url),
             )
-        refinements = set(query.values) & search.REFINEMENTS
+        given = set(query.values)
+        complete = [entry for entry in entries if entry <= given]
+        if not complete:
+            return problem(
+                400,
+                title="Minimale combinatie van parameters moet worden opgegeven.",
+                code="paramsCombination",
+                instance=str(request.url),
+            )
+        refinements = given & search.REFINEMENTS
         if query.entry not in entries or (refinements and "huisnummer" not in query.entry):
             return problem(
                 400,
                 title="De combinatie van opgegeven parameters is niet toegestaan.",
-                code="paramsCombination",
+                code="unsupportedCombination",
                 instance=str(request.url),
             )
         return query
 
     @app.get("/adressen")
     async def adressen(request: Request) -> Response:
-        denied = authorised(request)
+        denied = authorised(request) or _unknown_params(request, ADRESSEN_PARAMETERS)
         if denied:
             return denied
         query = search_query(request, with_pand=True)
@@ -173,11 +203,17 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
             return style.href(f"adressen?{urlencode([*kept, ('page', str(number))])}")
 
         last = max(1, -(-len(found) // page_size))
-        body_links: dict[str, Any] = {"self": page_link(page), "first": page_link(1), "last": page_link(last)}
+        if page > last:
+            reason = "De opgegeven pagina bestaat niet."
+            return bad_request(str(request.url), [invalid_param("page", "page", reason)])
+        # Kadaster's paginering feature: first/previous only after page 1, next/last only before the last page.
+        body_links: dict[str, Any] = {"self": style.href(f"adressen?{request.url.query}")}
         if page > 1:
-            body_links["previous"] = page_link(min(page - 1, last))
+            body_links["first"] = page_link(1)
+            body_links["previous"] = page_link(page - 1)
         if page < last:
             body_links["next"] = page_link(page + 1)
+            body_links["last"] = page_link(last)
         body = {
             "_links": body_links,
             "_embedded": {"adressen": [rep.adres(a, style, expand) for a in shown]},
@@ -186,8 +222,12 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
 
     @app.get("/adressen/{nummeraanduiding_identificatie}")
     async def adres(nummeraanduiding_identificatie: str, request: Request) -> Response:
-        denied = authorised(request) or _path_check(
-            request, "nummeraanduidingIdentificatie", nummeraanduiding_identificatie, re.compile(r"^[0-9]{16}$")
+        denied = (
+            authorised(request)
+            or _unknown_params(request, EXPAND)
+            or _path_check(
+                request, "nummeraanduidingIdentificatie", nummeraanduiding_identificatie, re.compile(r"^[0-9]{16}$")
+            )
         )
         if denied:
             return denied
@@ -201,7 +241,8 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
 
     @app.get("/adressenuitgebreid")
     async def adressen_uitgebreid(request: Request) -> Response:
-        denied = authorised(request) or _crs(request)
+        denied = authorised(request) or _unknown_params(request, search.SEARCH_PARAMETERS - {"pandIdentificatie"})
+        denied = denied or _crs(request)
         if denied:
             return denied
         query = search_query(request, with_pand=False)
@@ -218,6 +259,7 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
     async def adres_uitgebreid(nummeraanduiding_identificatie: str, request: Request) -> Response:
         denied = (
             authorised(request)
+            or _unknown_params(request, frozenset())
             or _path_check(request, "nummeraanduidingIdentificatie", nummeraanduiding_identificatie, NUMMERAANDUIDING)
             or _crs(request)
         )
@@ -229,7 +271,12 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
         return _hal(rep.adres_uitgebreid(found, links(request)), crs=True)
 
     async def object_answer(request: Request, name: str, identificatie: str, pattern: re.Pattern[str]) -> Response:
-        denied = authorised(request) or _path_check(request, name, identificatie, pattern) or _crs(request)
+        denied = (
+            authorised(request)
+            or _unknown_params(request, TIJDREIZEN | EXPAND)
+            or _path_check(request, name, identificatie, pattern)
+            or _crs(request)
+        )
         if denied:
             return denied
         expand = _expand(request, OBJECT_EXPAND)
@@ -255,7 +302,12 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
 
     @app.get("/panden/{identificatie}")
     async def pand(identificatie: str, request: Request) -> Response:
-        denied = authorised(request) or _path_check(request, "identificatie", identificatie, PAND) or _crs(request)
+        denied = (
+            authorised(request)
+            or _unknown_params(request, TIJDREIZEN)
+            or _path_check(request, "identificatie", identificatie, PAND)
+            or _crs(request)
+        )
         if denied:
             return denied
         found = register.pand(identificatie)
@@ -265,33 +317,51 @@ def create_bag_app(*, api_key: str | None = None) -> FastAPI:
 
     @app.get("/nummeraanduidingen/{nummeraanduiding_identificatie}")
     async def nummeraanduiding(nummeraanduiding_identificatie: str, request: Request) -> Response:
-        denied = authorised(request) or _path_check(
-            request, "nummeraanduidingIdentificatie", nummeraanduiding_identificatie, NUMMERAANDUIDING
+        denied = (
+            authorised(request)
+            or _unknown_params(request, TIJDREIZEN | EXPAND)
+            or _path_check(request, "nummeraanduidingIdentificatie", nummeraanduiding_identificatie, NUMMERAANDUIDING)
         )
         if denied:
             return denied
+        expand = _expand(request, NUMMERAANDUIDING_EXPAND)
+        if isinstance(expand, Response):
+            return expand
         found = register.adres(nummeraanduiding_identificatie)
         if found is None:
             return not_found(str(request.url))
-        return _hal(rep.nummeraanduiding(found, links(request)))
+        return _hal(rep.nummeraanduiding(found, links(request), expand))
 
     @app.get("/openbareruimten/{openbare_ruimte_identificatie}")
     async def openbare_ruimte(openbare_ruimte_identificatie: str, request: Request) -> Response:
-        denied = authorised(request) or _path_check(
-            request, "openbareRuimteIdentificatie", openbare_ruimte_identificatie, OPENBARE_RUIMTE
+        denied = (
+            authorised(request)
+            or _unknown_params(request, TIJDREIZEN | EXPAND)
+            or _path_check(request, "openbareRuimteIdentificatie", openbare_ruimte_identificatie, OPENBARE_RUIMTE)
         )
         if denied:
             return denied
+        expand = _expand(request, OPENBARE_RUIMTE_EXPAND)
+        if isinstance(expand, Response):
+            return expand
         found = register.openbare_ruimte(openbare_ruimte_identificatie)
         if found is None:
             return not_found(str(request.url))
-        return _hal(rep.openbare_ruimte(found, links(request)))
+        return _hal(rep.openbare_ruimte(found, links(request), expand))
 
     @app.get("/woonplaatsen/{identificatie}")
     async def woonplaats(identificatie: str, request: Request) -> Response:
-        denied = authorised(request) or _path_check(request, "identificatie", identificatie, WOONPLAATS)
+        denied = (
+            authorised(request)
+            or _unknown_params(request, TIJDREIZEN | EXPAND)
+            or _path_check(request, "identificatie", identificatie, WOONPLAATS)
+        )
         if denied:
             return denied
+        # The woonplaats expands (geometrie, bronhouders) are not simulated: any expand is a 400.
+        expand = _expand(request, frozenset())
+        if isinstance(expand, Response):
+            return expand
         found = register.woonplaats(identificatie)
         if found is None:
             return not_found(str(request.url))

@@ -107,8 +107,8 @@ def adres_uitgebreid(adres: Adres, links: Links) -> Json:
     }
 
 
-def nummeraanduiding(adres: Adres, links: Links) -> Json:
-    """NummeraanduidingIOHal."""
+def nummeraanduiding(adres: Adres, links: Links, expand: frozenset[str] = frozenset()) -> Json:
+    """NummeraanduidingIOHal; `expand` holds ligtInWoonplaats and/or ligtAanOpenbareRuimte."""
     body: Json = {
         "identificatie": adres.nummeraanduiding_identificatie,
         "domein": f"{DOMEIN}.Nummeraanduiding",
@@ -120,8 +120,16 @@ def nummeraanduiding(adres: Adres, links: Links) -> Json:
         "ligtIn": adres.woonplaats.identificatie,
         "ligtAan": adres.openbare_ruimte.identificatie,
     }
+    result: Json = {"nummeraanduiding": body}
+    embedded: Json = {}
+    if "ligtInWoonplaats" in expand:
+        embedded["ligtInWoonplaats"] = woonplaats(adres.woonplaats, links)
+    if "ligtAanOpenbareRuimte" in expand:
+        embedded["ligtAanOpenbareRuimte"] = openbare_ruimte(adres.openbare_ruimte, links)
+    if embedded:
+        result["_embedded"] = embedded
     return {
-        "nummeraanduiding": body,
+        **result,
         "_links": {
             "self": links.href(f"nummeraanduidingen/{adres.nummeraanduiding_identificatie}"),
             "ligtInWoonplaats": links.href(f"woonplaatsen/{adres.woonplaats.identificatie}"),
@@ -130,8 +138,9 @@ def nummeraanduiding(adres: Adres, links: Links) -> Json:
     }
 
 
-def openbare_ruimte(ruimte: OpenbareRuimte, links: Links) -> Json:
-    """OpenbareRuimteIOHal."""
+def openbare_ruimte(ruimte: OpenbareRuimte, links: Links, expand: frozenset[str] = frozenset()) -> Json:
+    """OpenbareRuimteIOHal; `expand` may hold ligtInWoonplaats."""
+    embedded: Json = {"ligtInWoonplaats": woonplaats(ruimte.woonplaats, links)} if "ligtInWoonplaats" in expand else {}
     return {
         "openbareRuimte": {
             "identificatie": ruimte.identificatie,
@@ -144,6 +153,7 @@ def openbare_ruimte(ruimte: OpenbareRuimte, links: Links) -> Json:
             "voorkomen": _voorkomen(ruimte.voorkomen),
             "ligtIn": ruimte.woonplaats.identificatie,
         },
+        **({"_embedded": embedded} if embedded else {}),
         "_links": {
             "self": links.href(f"openbareruimten/{ruimte.identificatie}"),
             "ligtInWoonplaats": links.href(f"woonplaatsen/{ruimte.woonplaats.identificatie}"),
