@@ -230,3 +230,30 @@ async def test_answers_use_only_declared_properties(client: httpx.AsyncClient) -
     declared = declared_properties("klantinteracties") | {"_expand"}
     for body in (*lists, fixture_org):
         assert undeclared_keys(body, declared) == []
+
+
+async def test_partijen_by_identificator_with_their_klantcontacten(client: httpx.AsyncClient) -> None:
+    partijen = "/klantinteracties/api/v1/partijen"
+    params = {
+        "partijIdentificator__codeSoortObjectId": "bsn",
+        "partijIdentificator__objectId": "999993653",
+        "expand": "betrokkenen,betrokkenen.hadKlantcontact,digitaleAdressen",
+    }
+    body = (await get(client, partijen, params=params)).json()
+    organisaties = (await get(client, partijen, params={"soortPartij": "organisatie"})).json()
+
+    assert body["count"] == 1
+    partij = body["results"][0]
+    assert partij["soortPartij"] == "persoon"
+    contacts = [b["_expand"]["hadKlantcontact"] for b in partij["_expand"]["betrokkenen"]]
+    assert len(contacts) == 6
+    assert {c["uuid"] for c in contacts} == {
+        kc["uuid"] for kc in (await get(client, LIST, params={SOORT: "bsn", OBJECT_ID: "999993653"})).json()["results"]
+    }
+    assert {p["partijIdentificatie"]["naam"] for p in organisaties["results"]} == {
+        "Maykin",
+        "Test EMZ Dagobert",
+        "Test BV Donald",
+    }
+    detail = (await get(client, partij["url"], params={"expand": "betrokkenen"})).json()
+    assert len(detail["_expand"]["betrokkenen"]) == 6

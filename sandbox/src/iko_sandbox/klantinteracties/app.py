@@ -33,6 +33,13 @@ KLANTCONTACT_EXPANDS = frozenset(
         "omvatteBijlagen",
     }
 )
+PARTIJ_EXPANDS = frozenset({"betrokkenen", "betrokkenen.hadKlantcontact", "categorieRelaties", "digitaleAdressen"})
+PARTIJ_IDENTIFICATOR_FILTERS = {
+    "partijIdentificator__codeObjecttype": "codeObjecttype",
+    "partijIdentificator__codeSoortObjectId": "codeSoortObjectId",
+    "partijIdentificator__objectId": "objectId",
+    "partijIdentificator__codeRegister": "codeRegister",
+}
 # Filter on the partij identificator of a betrokkene: query name -> key in partijIdentificator.
 IDENTIFICATOR_FILTERS = {
     "hadBetrokkene__wasPartij__partijIdentificator__codeObjecttype": "codeObjecttype",
@@ -94,6 +101,34 @@ def _expanded_klantcontact(store: KlantinteractiesStore, kc: Json, expands: set[
     if "omvatteBijlagen" in expands:
         expand["omvatteBijlagen"] = [store.bijlagen[r["uuid"]] for r in kc["omvatteBijlagen"]]
     return {**kc, "_expand": expand}
+
+
+def _expanded_partij(store: KlantinteractiesStore, partij: Json, expands: set[str]) -> Json:
+    if not expands:
+        return partij
+    expand: Json = {}
+    if any(e.startswith("betrokkenen") for e in expands):
+        betrokkenen = []
+        for ref in partij["betrokkenen"]:
+            betrokkene = store.betrokkenen[ref["uuid"]]
+            if "betrokkenen.hadKlantcontact" in expands:
+                kc = store.klantcontacten[betrokkene["hadKlantcontact"]["uuid"]]
+                betrokkene = {**betrokkene, "_expand": {"hadKlantcontact": kc}}
+            betrokkenen.append(betrokkene)
+        expand["betrokkenen"] = betrokkenen
+    if "digitaleAdressen" in expands:
+        expand["digitaleAdressen"] = [store.digitaleadressen[d["uuid"]] for d in partij["digitaleAdressen"]]
+    if "categorieRelaties" in expands:
+        expand["categorieRelaties"] = []
+    return {**partij, "_expand": expand}
+
+
+def _partij_matches(partij: Json, query: dict[str, str]) -> bool:
+    wanted = {key: query[name] for name, key in PARTIJ_IDENTIFICATOR_FILTERS.items() if name in query}
+    identificatoren = [pi["partijIdentificator"] for pi in partij["partijIdentificatoren"]]
+    if wanted and not any(all(pi.get(k) == v for k, v in wanted.items()) for pi in identificatoren):
+        return False
+    return not ("soortPartij" in query and partij["soortPartij"] != query["soortPartij"])
 
 
 def _matches(store: KlantinteractiesStore, kc: Json, query: dict[str, str]) -> bool:
@@ -164,6 +199,35 @@ def create_klantinteracties_app(*, token: str | None = None) -> FastAPI:
         kc = data.klantcontacten.get(kc_uuid)
         return _json(_expanded_klantcontact(data, kc, expands)) if kc else _detail(404, "Niet gevonden.")
 
+    @app.get(f"{API}/partijen")
+    async def partij_list(request: Request) -> Response:
+        refused = denied(request)
+        if refused:
+            return refused
+        expands = _expands(request, PARTIJ_EXPANDS)
+        if isinstance(expands, Response):
+            return expands
+        data = store(request)
+        query = dict(request.query_params)
+        found = sorted((p for p in data.partijen.values() if _partij_matches(p, query)), key=lambda p: p["nummer"])
+        page = paginate(request, found, PAGE_SIZE, MAX_PAGE_SIZE, page_size_param="pageSize")
+        if page is None:
+            return _detail(404, "Ongeldige pagina.")
+        page["results"] = [_expanded_partij(data, p, expands) for p in page["results"]]
+        return _json(page)
+
+    @app.get(f"{API}/partijen/{{partij_uuid}}")
+    async def partij_read(partij_uuid: str, request: Request) -> Response:
+        refused = denied(request)
+        if refused:
+            return refused
+        expands = _expands(request, PARTIJ_EXPANDS)
+        if isinstance(expands, Response):
+            return expands
+        data = store(request)
+        partij = data.partijen.get(partij_uuid)
+        return _json(_expanded_partij(data, partij, expands)) if partij else _detail(404, "Niet gevonden.")
+
     def detail_route(collection: str, attribute: str) -> None:
         async def read(resource_uuid: str, request: Request) -> Response:
             refused = denied(request)
@@ -176,7 +240,6 @@ def create_klantinteracties_app(*, token: str | None = None) -> FastAPI:
 
     for collection, attribute in (
         ("betrokkenen", "betrokkenen"),
-        ("partijen", "partijen"),
         ("onderwerpobjecten", "onderwerpobjecten"),
         ("actoren", "actoren"),
         ("internetaken", "internetaken"),
