@@ -389,3 +389,25 @@ async def test_refuse_and_latency_modes(bag: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("refinement", "expected"),
+    [
+        ({}, [(None, None), ("A", None), ("B", "73c"), ("f", None)]),
+        ({"exacteMatch": "true"}, [(None, None)]),
+        ({"huisnummertoevoeging": "73C"}, [("B", "73c")]),
+        ({"huisnummertoevoeging": "73c", "exacteMatch": "true"}, []),
+        ({"huisletter": "a", "exacteMatch": "true"}, [("A", None)]),
+        ({"huisnummertoevoeging": "B"}, []),
+    ],
+)
+async def test_exacte_match_as_kadasters_feature(
+    bag: httpx.AsyncClient, refinement: dict[str, str], expected: list[tuple[str | None, str | None]]
+) -> None:
+    # 3225TD 555 has four addresses in the BRP mock: 555, 555A, 555B-73c and 555f.
+    params = {"postcode": "3225TD", "huisnummer": "555", **refinement}
+    body = (await get(bag, "/adressen", params=params)).json()
+
+    found = [(a.get("huisletter"), a.get("huisnummertoevoeging")) for a in body["_embedded"]["adressen"]]
+    assert found == expected
