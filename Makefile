@@ -30,7 +30,7 @@ STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
               $(STACK_ARGS)
 
-.PHONY: help venv services up down status demo test check lint typecheck fmt lock asyncapi check-config
+.PHONY: help venv services up down status demo test check lint typecheck fmt lock asyncapi check-config new-connector
 
 help: ## list the targets
 	@echo "IKO developer targets (GNU make):"
@@ -88,6 +88,10 @@ deploy-manifests: venv ## render one Kubernetes Deployment per registered source
 
 asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a test fails when it is stale)
 	$(PY) -m tools.asyncapi
+
+new-connector: ## generate a connector, its simulator, contract case and profile snippet: NAME=<name> [NEW_CONNECTOR_ARGS="--identifier-type kvk"]
+	@[[ -n "$(NAME)" ]] || { echo "usage: make new-connector NAME=<name> (lowercase letters, digits, '-')" >&2; exit 2; }
+	@py=$(PY); [[ -x $$py ]] || py=python3; $$py -m tools.new_connector "$(NAME)" $(NEW_CONNECTOR_ARGS)
 
 lock: ## regenerate requirements.lock (hashed) from the pyproject files
 	$(UV) lock
