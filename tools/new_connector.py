@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "Next:\n"
         "  make venv          installs the new package editable, so its iko.sources entry point registers\n"
-        f"  make lint typecheck\n"
+        "  make deploy-manifests asyncapi   the connector's Deployment and the AsyncAPI document, from the registry\n"
+        "  make lint typecheck\n"
         f"  .venv/bin/pytest tests/contract -k {made.name}   the contract suite against its simulator\n"
         f"  python -m iko_sandbox {made.name}   its simulator on port {made.port}; the connector: "
         f"python -m {values['package']}\n"
