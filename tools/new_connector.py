@@ -25,14 +25,22 @@ from string import Template
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "connector"
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-IDENTIFIER_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 OPERATION = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
 FIRST_PORT = 8110
+# The templates keep their lines within ruff's 120 columns for names up to these lengths.
+MAX_NAME = 16
+MAX_OPERATION = 24
 # Python keywords and names a source package must not shadow in iko_sandbox.
 RESERVED = frozenset({"control", "logs", "pagination", "paths", "server", "testing", "common"})
-# The test identifier the simulator knows, and one it does not, per identifier type.
-TEST_VALUES = {"bsn": ("999993653", "999990007"), "kvk": ("69599084", "12345678")}
-DEFAULT_TEST_VALUES = ("test-0001", "test-9999")
+# Per identifier type (the known ones, ``iko_shared.identifiers.IDENTIFIER_TYPES``; a test keeps them in step): the
+# test identifier the simulator knows, and a valid one it does not.
+TEST_VALUES = {
+    "bsn": ("999993653", "999990007"),
+    "kvk": ("69599084", "12345678"),
+    "rsin": ("999993653", "999990007"),
+    "vestigingsnummer": ("000038509504", "999999999999"),
+    "nummeraanduiding": ("0363200000218908", "9999999999999999"),
+}
 
 # template (under TEMPLATES) -> path under the root; {dir}, {package}, {module}, {name} filled in.
 FILES = {
@@ -66,7 +74,7 @@ class Plan:
 
     @property
     def values(self) -> dict[str, str]:
-        test_value, unknown_value = TEST_VALUES.get(self.identifier_type, DEFAULT_TEST_VALUES)
+        test_value, unknown_value = TEST_VALUES[self.identifier_type]
         return {
             "name": self.name,
             "module": self.module,
@@ -118,12 +126,14 @@ def free_port(taken: set[int]) -> int:
 
 
 def plan(name: str, root: Path, identifier_type: str = "bsn", operation: str = "raadplegen", port: int = 0) -> Plan:
-    if not NAME.fullmatch(name):
-        raise NewConnectorError(f"{name!r}: a source name is lowercase letters and digits, words joined by '-'")
-    if not IDENTIFIER_TYPE.fullmatch(identifier_type):
-        raise NewConnectorError(f"{identifier_type!r}: an identifier type is lowercase letters, digits and '_'")
-    if not OPERATION.fullmatch(operation):
-        raise NewConnectorError(f"{operation!r}: an operation is letters, digits and '_'")
+    if not NAME.fullmatch(name) or len(name) > MAX_NAME:
+        raise NewConnectorError(
+            f"{name!r}: a source name is lowercase letters and digits, words joined by '-', at most {MAX_NAME} long"
+        )
+    if identifier_type not in TEST_VALUES:
+        raise NewConnectorError(f"{identifier_type!r}: an identifier type is one of {', '.join(TEST_VALUES)}")
+    if not OPERATION.fullmatch(operation) or len(operation) > MAX_OPERATION:
+        raise NewConnectorError(f"{operation!r}: an operation is letters, digits and '_', at most {MAX_OPERATION} long")
     module = name.replace("-", "_")
     if module in RESERVED or not module.isidentifier():
         raise NewConnectorError(f"{name!r} is reserved")
@@ -153,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.new_connector", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the source's name: lowercase letters and digits, words joined by '-'")
     parser.add_argument("--root", type=Path, default=REPO, help="the repository to generate into (default: this one)")
-    parser.add_argument("--identifier-type", default="bsn", help="what the source looks up by (default: bsn)")
+    parser.add_argument(
+        "--identifier-type",
+        default="bsn",
+        choices=sorted(TEST_VALUES),
+        help="what the source looks up by (default: bsn)",
+    )
     parser.add_argument("--operation", default="raadplegen", help="its one operation (default: raadplegen)")
     parser.add_argument(
         "--port", type=int, default=0, help=f"the simulator's port (default: the first free from {FIRST_PORT})"

@@ -4,11 +4,12 @@ The connector ``demo-bron`` is generated with ``--root`` into a temporary copy o
 contract suite need (the sandbox package's source, tests/contract, the root pyproject for the tools' config, the
 connectors' registry modules); the repository itself is never written to. Then, against the generated files:
 
-- lint and types: ``ruff check``, ``ruff format --check`` and ``mypy --strict`` pass;
+- lint and types: ``ruff check``, ``ruff format --check`` and ``mypy --strict`` pass, for demo-bron and for a
+  second connector with the longest names the generator takes, looked up by a vestigingsnummer (not a BSN);
 - the registry: installed non-editable into a target directory (``uv pip install --target``), the package's
   ``iko.sources`` entry point makes ``registered_sources()`` name it, with the port and simulator generated;
 - the contract: the library's contract suite (tests/contract, whose cases are discovered) passes against the
-  generated adapter and simulator over real HTTP, the "a BSN travels in no URL" test included (not skipped).
+  generated adapters and simulators over real HTTP, demo-bron's "a BSN travels in no URL" test included.
 
 These take some 20-40 s (mypy and a pytest subprocess); the checks of the name and the port are instant.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from iko_shared.identifiers import IDENTIFIER_TYPES, identifier_problem
 
 from tools import new_connector
 from tools.new_connector import NewConnectorError, plan
@@ -35,7 +37,13 @@ SIMULATOR = "sandbox/src/iko_sandbox/demo_bron"
 CASE = "tests/contract/cases/demo_bron.py"
 SNIPPET = f"deploy/config/profiles/snippets/{NAME}.yaml.example"
 BIN = Path(sys.executable).parent
-CONTRACT = ("tests/contract/test_connector_contract.py", "-k", NAME)
+# The longest names the generator takes, and not a BSN: its templates stay within ruff's 120 columns.
+LONGEST = ("abcdefgh-ijklmno", "--identifier-type", "vestigingsnummer", "--operation", "opvragen_" + "x" * 15)
+LONG_SERVICE = "services/abcdefgh-ijklmno-connector"
+LONG_FILES = (LONG_SERVICE, "sandbox/src/iko_sandbox/abcdefgh_ijklmno", "tests/contract/cases/abcdefgh_ijklmno.py")
+MYPY = (f"{SERVICE}/src", SIMULATOR, CASE, f"{LONG_SERVICE}/src", *LONG_FILES[1:])
+# Both generated cases run (the package discovers them); the longest one by a non-BSN identifier.
+CONTRACT = ("tests/contract/test_connector_contract.py", "-k", f"{NAME} or {LONGEST[0]}")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 
 
@@ -71,6 +79,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    longest = subprocess.run(
+        [sys.executable, "-m", "tools.new_connector", *LONGEST, "--root", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert longest.returncode == 0, longest.stderr
     return Generated(root, done.stdout)
 
 
@@ -97,16 +114,16 @@ def test_generation_writes_the_connector_simulator_case_and_snippet_outside_the_
 
 
 def test_generated_files_pass_ruff_and_mypy_strict(generated: Generated) -> None:
+    """demo-bron, and a connector with the longest names by a non-BSN identifier."""
     root = generated.root
-    files = [SERVICE, SIMULATOR, CASE]
+    files = [SERVICE, SIMULATOR, CASE, *LONG_FILES]
     for args in (["ruff", "check", *files], ["ruff", "format", "--check", *files]):
         done = run([str(BIN / args[0]), *args[1:]], root)
         assert done.returncode == 0, done.stdout + done.stderr
-    mypy_path = os.pathsep.join(
-        [str(REPO / "shared/src"), str(root / "sandbox/src"), str(root / SERVICE / "src"), str(root)]
-    )
+    sources = (REPO / "shared/src", root / "sandbox/src", root / SERVICE / "src", root / LONG_SERVICE / "src", root)
+    mypy_path = os.pathsep.join(str(path) for path in sources)
     done = run(
-        [str(BIN / "mypy"), "--strict", "--explicit-package-bases", "--cache-dir", str(root / ".mypy_cache"), *files],
+        [str(BIN / "mypy"), "--strict", "--explicit-package-bases", "--cache-dir", str(root / ".mypy_cache"), *MYPY],
         root,
         MYPYPATH=mypy_path,
     )
@@ -133,8 +150,10 @@ def installed(generated: Generated) -> Path:
 
 
 def pythonpath(generated: Generated, installed: Path) -> str:
-    # The copy's sandbox (with the generated simulator) before the venv's; the package from its install only.
-    return os.pathsep.join([str(installed), str(generated.root / "sandbox/src"), str(generated.root)])
+    # The copy's sandbox (with the generated simulators) before the venv's; demo-bron from its install only (the
+    # longest from its source directory: no entry point of its own, so the registry does not see it).
+    paths = (installed, generated.root / "sandbox/src", generated.root / LONG_SERVICE / "src", generated.root)
+    return os.pathsep.join(str(path) for path in paths)
 
 
 def test_the_registry_finds_the_installed_connector(generated: Generated, installed: Path) -> None:
@@ -172,15 +191,25 @@ def test_the_contract_suite_passes_against_the_generated_connector(generated: Ge
     assert done.returncode == 0, done.stdout + done.stderr
     summary = done.stdout.strip().splitlines()[-1]
     assert " passed" in summary
-    assert "skipped" not in summary, done.stdout
+    # Only the non-BSN connector skips "a BSN travels in no URL"; demo-bron, asked by BSN, runs it.
+    assert "1 skipped" in summary, done.stdout
+    assert f"{LONGEST[0]} is never asked with a BSN" in done.stdout
     assert "failed" not in summary
     assert "error" not in summary
 
 
-@pytest.mark.parametrize("bad", ["Demo", "demo_bron", "-demo", "demo-", "demo--bron", "9demo", "", "common"])
+@pytest.mark.parametrize("bad", ["Demo", "demo_bron", "-demo", "demo-", "demo--bron", "9demo", "", "common", "a" * 17])
 def test_a_name_must_be_lowercase_words_joined_by_hyphens(bad: str) -> None:
     with pytest.raises(NewConnectorError):
         plan(bad, REPO)
+
+
+def test_every_identifier_type_has_valid_test_identifiers() -> None:
+    assert set(new_connector.TEST_VALUES) == set(IDENTIFIER_TYPES)
+    for kind, values in new_connector.TEST_VALUES.items():
+        assert [identifier_problem(kind, value) for value in values] == [None, None], kind
+    with pytest.raises(NewConnectorError, match="identifier type"):
+        plan("nieuwe-bron", REPO, identifier_type="postcode")
 
 
 @pytest.mark.parametrize("existing", ["brp", "kvk", "zgw"])
