@@ -67,6 +67,8 @@ class Plan:
     identifier_type: str
     operation: str
     port: int
+    # False when the sandbox has the source's simulator already (written before its connector): it is kept.
+    with_simulator: bool = True
 
     @property
     def module(self) -> str:
@@ -96,9 +98,21 @@ class Plan:
         values = self.values
         rendered: dict[Path, str] = {}
         for template, target in FILES.items():
+            if not self.with_simulator and template.startswith("sandbox/"):
+                continue
             text = Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
             rendered[root / target.format(**values)] = text
         return rendered
+
+
+def existing_simulators(root: Path) -> dict[str, int]:
+    """The sandbox's simulators (name -> ``DEFAULT_PORT``), read as text."""
+    found: dict[str, int] = {}
+    for init in sorted(root.glob("sandbox/src/iko_sandbox/*/__init__.py")):
+        port = re.search(r"^DEFAULT_PORT\s*=\s*(\d+)", init.read_text(encoding="utf-8"), re.MULTILINE)
+        if port:  # a simulator (control and the other helpers have no port)
+            found[init.parent.name.replace("_", "-")] = int(port.group(1))
+    return found
 
 
 def existing_sources(root: Path) -> dict[str, int]:
@@ -118,6 +132,12 @@ def existing_sources(root: Path) -> dict[str, int]:
     return found
 
 
+def _has_connector(root: Path, name: str) -> bool:
+    return any(
+        f'name="{name}"' in path.read_text(encoding="utf-8") for path in root.glob("services/*/src/*/registry.py")
+    )
+
+
 def free_port(taken: set[int]) -> int:
     port = FIRST_PORT
     while port in taken:
@@ -125,7 +145,16 @@ def free_port(taken: set[int]) -> int:
     return port
 
 
-def plan(name: str, root: Path, identifier_type: str = "bsn", operation: str = "raadplegen", port: int = 0) -> Plan:
+def plan(
+    name: str,
+    root: Path,
+    identifier_type: str = "bsn",
+    operation: str = "raadplegen",
+    port: int = 0,
+    *,
+    existing_simulator: bool = False,
+) -> Plan:
+    """``existing_simulator``: the sandbox has this source's simulator already; the connector uses its port."""
     if not NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise NewConnectorError(
             f"{name!r}: a source name is lowercase letters and digits, words joined by '-', at most {MAX_NAME} long"
@@ -138,12 +167,19 @@ def plan(name: str, root: Path, identifier_type: str = "bsn", operation: str = "
     if module in RESERVED or not module.isidentifier():
         raise NewConnectorError(f"{name!r} is reserved")
     existing = existing_sources(root)
+    if existing_simulator:
+        simulators = existing_simulators(root)
+        if name not in simulators:
+            raise NewConnectorError(f"there is no simulator {name!r} in the sandbox (known: {', '.join(simulators)})")
+        port = port or simulators[name]
+        # The simulator's own entry is this source's, not another's.
+        existing = {n: p for n, p in existing.items() if n != name or n not in simulators or _has_connector(root, n)}
     if name in existing or module in {n.replace("-", "_") for n in existing}:
         raise NewConnectorError(f"source {name!r} exists already (known: {', '.join(sorted(existing))})")
     taken = set(existing.values())
     if port and port in taken:
         raise NewConnectorError(f"port {port} is taken by another source")
-    made = Plan(name, identifier_type, operation, port or free_port(taken))
+    made = Plan(name, identifier_type, operation, port or free_port(taken), with_simulator=not existing_simulator)
     clashes = [str(path) for path in made.files(root) if path.exists()]
     if clashes:
         raise NewConnectorError(f"would overwrite {', '.join(clashes)}")
@@ -173,10 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, default=0, help=f"the simulator's port (default: the first free from {FIRST_PORT})"
     )
+    parser.add_argument(
+        "--existing-simulator",
+        action="store_true",
+        help="the sandbox has this source's simulator already: keep it, and use its DEFAULT_PORT",
+    )
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
     try:
-        made = plan(args.name, root, args.identifier_type, args.operation, args.port)
+        made = plan(
+            args.name,
+            root,
+            args.identifier_type,
+            args.operation,
+            args.port,
+            existing_simulator=args.existing_simulator,
+        )
     except NewConnectorError as exc:
         print(f"new-connector: {exc}", file=sys.stderr)
         return 2

@@ -227,3 +227,18 @@ def test_the_port_is_the_first_free_from_8110_and_a_taken_one_is_refused() -> No
     assert made.values["env"] == "NIEUWE_BRON"
     with pytest.raises(NewConnectorError, match="taken"):
         plan("nieuwe-bron", REPO, port=8102)
+
+
+def test_a_connector_for_a_simulator_that_exists_keeps_it_and_its_port(tmp_path: Path) -> None:
+    simulator = tmp_path / "sandbox" / "src" / "iko_sandbox" / "bronx"
+    simulator.mkdir(parents=True)
+    (simulator / "__init__.py").write_text("DEFAULT_PORT = 8123\n")
+    with pytest.raises(NewConnectorError, match="exists already"):
+        plan("bronx", tmp_path)
+    made = plan("bronx", tmp_path, existing_simulator=True)
+    assert made.port == 8123
+    written = {path.relative_to(tmp_path).as_posix() for path in made.files(tmp_path)}
+    assert not any(path.startswith("sandbox/") for path in written)
+    assert "services/bronx-connector/src/iko_bronx_connector/registry.py" in written
+    with pytest.raises(NewConnectorError, match="no simulator"):
+        plan("elders", tmp_path, existing_simulator=True)
