@@ -5,7 +5,7 @@ from iko_shared.sources import SourceEntry
 SOURCE = SourceEntry(
     name="klantinteracties",
     connector_module="iko_klantinteracties_connector",
-    identifier_types=frozenset({"bsn"}),
+    identifier_types=frozenset({"bsn", "kvk"}),
     operations=frozenset({"contactmomenten"}),
     settings_class="iko_klantinteracties_connector.source:KlantinteractiesSettings",
     source_class="iko_klantinteracties_connector.source:KlantinteractiesSource",
