@@ -5,7 +5,7 @@ from iko_shared.sources import SourceEntry
 SOURCE = SourceEntry(
     name="objecten",
     connector_module="iko_objecten_connector",
-    identifier_types=frozenset({"bsn"}),
+    identifier_types=frozenset({"bsn", "kvk", "nummeraanduiding"}),
     operations=frozenset({"registraties"}),
     settings_class="iko_objecten_connector.source:ObjectenSettings",
     source_class="iko_objecten_connector.source:ObjectenSource",
