@@ -1,8 +1,8 @@
 """The Objecten connector under contract: registrations configured per objecttype, as a profile sets them.
 
-The Objects API filters by GET query only, so the identifier is in the URL; the kit's "a BSN travels in no URL"
-test has no opt-out, so this case asks by kvkNummer and nummeraanduiding, and a BSN is tested in
-``tests/contract/test_objecten_connector.py``.
+The Objects API filters by GET query only (``data_attr``), so the identifier, a BSN too, is in the URL: the case
+says so with ``bsn_in_url_accepted_because``. Happy and not found ask by BSN; kvkNummer and nummeraanduiding are
+searches.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from iko_shared.contracts import FragmentProduced, Identifier
 from iko_shared.testing.contract_kit import ConnectorCase, Scenario
 from pydantic import SecretStr
 
-from tests.contract.cases.common import KVK, UNKNOWN_KVK, http_status
+from tests.contract.cases.common import BSN, KVK, UNKNOWN_BSN, http_status
 
 TOKEN = "contract-objecten-token"
 NUMMERAANDUIDING = Identifier(type="nummeraanduiding", value="0599200000219678")
@@ -51,6 +51,12 @@ def _meldingen(fragment: FragmentProduced) -> None:
     assert {o["objecttypeNaam"] for o in fragment.data["objecten"]} == {"melding openbare ruimte"}
 
 
+def _parkeervergunningen(fragment: FragmentProduced) -> None:
+    assert fragment.data["count"] == 2
+    assert {o["record"]["data"]["bsn"] for o in fragment.data["objecten"]} == {"999993653"}
+    assert {o["objecttypeNaam"] for o in fragment.data["objecten"]} == {"parkeervergunning"}
+
+
 def _none(fragment: FragmentProduced) -> None:
     assert fragment.data == {"count": 0, "complete": True, "objecten": [], "warnings": []}
 
@@ -59,13 +65,13 @@ CASE = ConnectorCase(
     source="objecten",
     make_source=make_source,
     make_simulator=lambda: create_objecten_app(token=TOKEN),
-    happy=Scenario("the bedrijfsvergunningen of a kvkNummer", "registraties", KVK, PARAMS, check=_bedrijfsvergunningen),
-    not_found=Scenario("an unknown kvkNummer: no registrations", "registraties", UNKNOWN_KVK, PARAMS, check=_none),
+    happy=Scenario("the parkeervergunningen of a bsn", "registraties", BSN, PARAMS, check=_parkeervergunningen),
+    not_found=Scenario("an unknown bsn: no registrations", "registraties", UNKNOWN_BSN, PARAMS, check=_none),
     errors=[
         Scenario(
             "wrong token",
             "registraties",
-            KVK,
+            BSN,
             PARAMS,
             settings={"token": SecretStr("not-the-token")},
             status="error",
@@ -82,6 +88,7 @@ CASE = ConnectorCase(
         ),
     ],
     searches=[
+        Scenario("the bedrijfsvergunningen of a kvkNummer", "registraties", KVK, PARAMS, check=_bedrijfsvergunningen),
         Scenario(
             "the meldingen at a nummeraanduiding",
             "registraties",
@@ -90,4 +97,8 @@ CASE = ConnectorCase(
             check=_meldingen,
         ),
     ],
+    bsn_in_url_accepted_because=(
+        "the Objects API filters objects by GET query only (data_attr=<path>__exact__<value>); it has no search "
+        "with a body for record data"
+    ),
 )

@@ -16,8 +16,9 @@ A uuid is made an URL under the configured Objecttypen API (``IKO_OBJECTEN_OBJEC
 ``GET {objects_path}/objects?type=<objecttype URL>&data_attr=<path>__exact__<value>``; no entry that applies is
 an ``unsupported_identifier`` error, ``types`` missing or malformed an ``invalid_query``.
 
-The Objects API filters by GET query only, so the identifier — a BSN too — is in the request's URL. The Objects
-API is the municipality's own (its access logs are its own to protect); there is no body search to use instead.
+The Objects API filters by GET query only, so the identifier — a BSN too — is in the request's URL: there is no
+search with a body for record data. The contract case says so (``bsn_in_url_accepted_because``); the deployment
+must keep query strings out of the Objects API's (and any proxy's) logs, and this connector logs no URLs.
 
 Pages are followed through ``next`` until there is none or ``max_pages`` pages are read, and only when ``next`` is
 under the Objecten API's base URL (anything else is a ``foreign_url`` error: the token is sent nowhere else).
