@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from iko_sandbox import __main__ as sandbox_main
 from iko_sandbox import server
+from iko_shared.sources import registered_sources
 
 
 @pytest.fixture
@@ -46,8 +47,9 @@ def test_an_unknown_source_is_a_usage_error_naming_the_registered_ones(
     served: list[tuple[FastAPI, str, int]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        sandbox_main.main(["bag"])
+        sandbox_main.main(["nope"])
 
     assert exit_info.value.code == 2
-    assert "unknown source 'bag'; registered: brp, kvk, zgw" in capsys.readouterr().err
+    registered = ", ".join(sorted(entry.name for entry in registered_sources()))
+    assert f"unknown source 'nope'; registered: {registered}" in capsys.readouterr().err
     assert served == []

@@ -19,6 +19,7 @@ SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import iko_stack  # noqa: E402
+from iko_shared.sources import registered_sources  # noqa: E402
 from iko_stack import (  # noqa: E402
     ConfigError,
     ProcessRecord,
@@ -28,6 +29,11 @@ from iko_stack import (  # noqa: E402
     read_state,
     write_state,
 )
+
+# Every registered source gets a simulator and a connector in a stack.
+SOURCES = [entry.name for entry in registered_sources()]
+DEFAULT_PORTS = {entry.name: entry.simulator_port for entry in registered_sources()}
+N = len(SOURCES)
 
 FAKE_SERVICE = Path(__file__).resolve().parent / "fake_service.py"
 
@@ -69,10 +75,10 @@ def fake_python(tmp_path: Path) -> str:
 
 
 def fake_stack(tmp_path: Path, fake_python: str, out: io.StringIO | None = None, **kw: object) -> Stack:
-    gw, brp, kvk, zgw = iko_stack.free_ports(4)
+    gw, *ports = iko_stack.free_ports(1 + N)
     options: dict[str, object] = {
         "gateway_port": gw,
-        "sandbox_ports": {"brp": brp, "kvk": kvk, "zgw": zgw},
+        "sandbox_ports": dict(zip(SOURCES, ports, strict=True)),
         "run_dir": tmp_path / "run",
         "python": fake_python,
         "ready_timeout": 20.0,
@@ -90,7 +96,8 @@ def test_defaults_when_nothing_is_set() -> None:
     assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("iko", 1, 1, 1)
     assert (cfg.gateway_port, dict(cfg.sandbox_ports), cfg.sandbox) == (8080, {}, True)
     # Each source's default comes from the source registry.
-    assert cfg.sandbox_port_map == {"brp": 8101, "kvk": 8102, "zgw": 8103}
+    assert cfg.sandbox_port_map == DEFAULT_PORTS
+    assert {"brp": 8101, "kvk": 8102, "zgw": 8103}.items() <= cfg.sandbox_port_map.items()
     assert cfg.resolved_log_dir == iko_stack.ROOT / ".run" / "iko" / "logs"
     assert cfg.state_file == iko_stack.ROOT / ".run" / "iko" / "pids" / "state.json"
 
@@ -106,17 +113,18 @@ def test_environment_is_read_when_no_option_is_given() -> None:
     }
     _, cfg = config_from_args(["status"], env)
     assert (cfg.namespace, cfg.assemblers, cfg.connector_replicas, cfg.audit_replicas) == ("demo2", 3, 2, 2)
-    assert (cfg.gateway_port, cfg.sandbox_port_map) == (9090, {"brp": 9101, "kvk": 8102, "zgw": 9103})
+    assert (cfg.gateway_port, cfg.sandbox_port_map) == (9090, {**DEFAULT_PORTS, "brp": 9101, "zgw": 9103})
 
 
 def test_sandbox_ports_without_names_are_one_per_source_in_name_order() -> None:
-    _, cfg = config_from_args(["up", "--sandbox-ports", "9101,9102,9103"], {})
-    assert dict(cfg.sandbox_ports) == {"brp": 9101, "kvk": 9102, "zgw": 9103}
+    ports = [9101 + i for i in range(N)]
+    _, cfg = config_from_args(["up", "--sandbox-ports", ",".join(map(str, ports))], {})
+    assert dict(cfg.sandbox_ports) == dict(zip(sorted(SOURCES), ports, strict=True))
 
 
 def test_an_unknown_source_in_the_sandbox_ports_names_the_registered_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown source.* bag; registered: brp, kvk, zgw"):
-        config_from_args(["up", "--sandbox-ports", "brp=9101,bag=9104"], {})
+    with pytest.raises(ConfigError, match=rf"unknown source.* nope; registered: {', '.join(sorted(SOURCES))}"):
+        config_from_args(["up", "--sandbox-ports", "brp=9101,nope=9104"], {})
 
 
 def test_options_win_over_environment() -> None:
@@ -189,19 +197,12 @@ def test_specs_start_simulators_then_assemblers_audit_connectors_gateway(tmp_pat
     )
     keys = [s.key for s in stack.specs()]
     assert keys == [
-        "sandbox-brp-0",
-        "sandbox-kvk-0",
-        "sandbox-zgw-0",
+        *(f"sandbox-{name}-0" for name in SOURCES),
         "assembler-0",
         "assembler-1",
         "audit-0",
         "audit-1",
-        "brp-connector-0",
-        "brp-connector-1",
-        "kvk-connector-0",
-        "kvk-connector-1",
-        "zgw-connector-0",
-        "zgw-connector-1",
+        *(f"{name}-connector-{i}" for name in SOURCES for i in (0, 1)),
         "gateway-0",
     ]
     by_key = {s.key: s for s in stack.specs()}
@@ -237,7 +238,7 @@ def test_log_paths_are_one_file_per_process_under_the_namespace(tmp_path: Path) 
     assert paths["assembler-1"] == tmp_path / ".run" / "ns3" / "logs" / "assembler-1.log"
     assert paths["gateway-0"] == tmp_path / ".run" / "ns3" / "logs" / "gateway-0.log"
     assert paths["audit-0"] == tmp_path / ".run" / "ns3" / "logs" / "audit-0.log"
-    assert len(set(paths.values())) == len(paths) == 3 + 2 + 1 + 3 + 1
+    assert len(set(paths.values())) == len(paths) == N + 2 + 1 + N + 1
     assert Stack("ns3", log_dir=tmp_path / "L").log_path("assembler", 0) == tmp_path / "L" / "assembler-0.log"
 
 
@@ -323,7 +324,7 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
     stack.start()
     try:
         statuses = stack.status()
-        assert len(statuses) == 10
+        assert len(statuses) == N + 2 + 1 + N + 1
         assert all(st.alive for st in statuses)
         assert stack.is_ready()
         _, records = read_state(stack.state_file)
@@ -353,7 +354,7 @@ def test_start_kill_one_replica_restart_and_stop(tmp_path: Path, fake_python: st
         assert stack.is_running("assembler", 1)
     finally:
         stopped = stack.stop()
-    assert len(stopped) == 10
+    assert len(stopped) == N + 2 + 1 + N + 1
     assert not any(iko_stack.pid_alive(r.pid, r.start_ticks) for r in stopped)
     assert not stack.state_file.exists()
 
@@ -372,7 +373,7 @@ def test_cli_status_and_down_work_from_the_state_file(tmp_path: Path, fake_pytho
     finally:
         out = io.StringIO()
         assert iko_stack.main(["down", *argv_tail], {}, out) == 0
-    assert "stopped 9 process(es)" in out.getvalue()
+    assert f"stopped {N + 1 + 1 + N + 1} process(es)" in out.getvalue()
     assert not any(iko_stack.pid_alive(pid) for pid in pids)
     out = io.StringIO()
     assert iko_stack.main(["down", *argv_tail], {}, out) == 0
@@ -439,7 +440,7 @@ def test_state_file_is_json_with_the_gateway_url(tmp_path: Path, fake_python: st
     try:
         data = json.loads(stack.state_file.read_text())
         assert data["config"]["gateway_url"] == stack.gateway_url
-        assert len(data["processes"]) == 3 + 1 + 1 + 6 + 1
+        assert len(data["processes"]) == N + 1 + 1 + 2 * N + 1
         assert data["config"]["audit_replicas"] == 1
         assert all(os.path.isabs(p["log"]) for p in data["processes"])
     finally:
@@ -490,7 +491,7 @@ def test_a_provisioning_that_hangs_is_cut_at_the_ready_timeout(tmp_path: Path, f
 
 
 def test_cli_up_says_when_provisioning_failed(tmp_path: Path, fake_python: str) -> None:
-    gw, brp, kvk, zgw = iko_stack.free_ports(4)
+    gw, *ports = iko_stack.free_ports(1 + N)
     argv = [
         "up",
         "--namespace",
@@ -502,7 +503,7 @@ def test_cli_up_says_when_provisioning_failed(tmp_path: Path, fake_python: str) 
         "--gateway-port",
         str(gw),
         "--sandbox-ports",
-        f"brp={brp},kvk={kvk},zgw={zgw}",
+        ",".join(f"{name}={port}" for name, port in zip(SOURCES, ports, strict=True)),
         "--extra-env",
         "FAKE_PROVISION_EXIT=1",
     ]
