@@ -9,8 +9,9 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from iko_klantinteracties_connector.source import KlantinteractiesSettings, UrlGuard
+from iko_klantinteracties_connector.source import KlantinteractiesSettings
 from iko_shared.connector import SourceError
+from iko_shared.connector.urls import UrlGuard
 from iko_shared.contracts import FragmentProduced, Identifier
 from iko_shared.testing.contract_kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
 
@@ -195,7 +196,7 @@ async def test_no_token_goes_to_another_host(sim: Simulator):
 
 
 def test_url_guard_admits_only_urls_under_the_base_url():
-    guard = UrlGuard("https://klant.example/api")
+    guard = UrlGuard(["https://klant.example/api"])
     assert guard.admit("https://klant.example/api/klantinteracties/api/v1/klantcontacten?page=2")
     assert guard.admit("https://klant.example:443/api/x")
     assert guard.admit("/klantinteracties/api/v1/klantcontacten") == "/klantinteracties/api/v1/klantcontacten"

@@ -16,10 +16,11 @@ import pytest
 from iko_sandbox.zgw.app import DEFAULT_SECRET as SANDBOX_DEFAULT_SECRET
 from iko_sandbox.zgw.app import create_zgw_app
 from iko_shared.connector import ResilientTransport, SourceError
+from iko_shared.connector.urls import UrlGuard
 from iko_shared.contracts import FragmentProduced, Identifier
 from iko_shared.testing.contract_kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
 from iko_zgw_connector.catalogue import CatalogueCache
-from iko_zgw_connector.source import KVK_NUMMER_FILTER, UrlGuard, ZgwSettings, ZgwSource
+from iko_zgw_connector.source import KVK_NUMMER_FILTER, ZgwSettings, ZgwSource
 from iko_zgw_connector.token import ZgwToken
 from pydantic import ValidationError
 

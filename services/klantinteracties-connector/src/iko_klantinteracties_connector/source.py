@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
 from iko_shared.connector.problems import problem_error
+from iko_shared.connector.urls import UrlGuard
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -74,33 +75,6 @@ class KlantinteractiesSettings(SourceHttpSettings):
     token: SecretStr | None = None
     max_pages: int = 5
     expand: str = "hadBetrokkenen,gingOverOnderwerpobjecten"
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host, url.port or default
-
-
-class UrlGuard:
-    """Admits a URL only under the base URL; a relative one is resolved against the client's."""
-
-    def __init__(self, base_url: str) -> None:
-        base = httpx.URL(base_url)
-        self._origin = _origin(base)
-        self._path = base.path.rstrip("/") + "/"
-
-    def admit(self, url: str) -> str:
-        target = httpx.URL(url)
-        if not target.is_absolute_url:
-            return url
-        if _origin(target) == self._origin and (target.path.rstrip("/") + "/").startswith(self._path):
-            return url
-        # The host only: the URL carries the BSN in its query.
-        raise SourceError(
-            "foreign_url",
-            f"refused to follow a URL on {target.host}: it is not under the Klantinteracties base URL",
-            {"host": target.host},
-        )
 
 
 def _max_pages(value: Any, bound: int) -> int:
@@ -147,7 +121,7 @@ class KlantinteractiesSource:
 
     def __init__(self, settings: KlantinteractiesSettings) -> None:
         self._settings = settings
-        self._guard = UrlGuard(settings.base_url)
+        self._guard = UrlGuard([settings.base_url], "the Klantinteracties base URL")
 
     def operations(self) -> frozenset[str]:
         return frozenset({OPERATION})

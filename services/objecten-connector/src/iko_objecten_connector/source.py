@@ -51,6 +51,7 @@ from typing import Any
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
 from iko_shared.connector.problems import problem_error
+from iko_shared.connector.urls import UrlGuard
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -90,17 +91,9 @@ class ObjectenSettings(SourceHttpSettings):
         return (self.objecttypen_base_url or self.base_url).rstrip("/") + "/" + self.objecttypen_path.strip("/")
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host, url.port or default
-
-
 def under(url: str, base: str) -> bool:
     """Whether ``url`` is absolute and under ``base`` (same scheme, host and port; its path below base's)."""
-    target, root = httpx.URL(url), httpx.URL(base)
-    if not target.is_absolute_url or _origin(target) != _origin(root):
-        return False
-    return (target.path.rstrip("/") + "/").startswith(root.path.rstrip("/") + "/")
+    return UrlGuard([base]).covers(url)
 
 
 def _error(response: httpx.Response, api: str) -> SourceError:
@@ -147,6 +140,7 @@ class ObjectenSource:
     def __init__(self, settings: ObjectenSettings, cache: ObjecttypeCache | None = None) -> None:
         self._settings = settings
         self.objecttypen = cache or ObjecttypeCache(settings.objecttypen_ttl_s)
+        self._guard = UrlGuard([settings.objects_api])
 
     def operations(self) -> frozenset[str]:
         return frozenset({OPERATION})
@@ -214,8 +208,9 @@ class ObjectenSource:
         objects: list[dict[str, Any]] = []
         count = pages = 0
         while url is not None and pages < max_pages:
-            if not under(url, base):
-                # The host only: the URL itself carries the identifier in its query.
+            if not self._guard.covers(url):
+                # The host only: the URL itself carries the identifier in its query. A relative link is refused
+                # too: the pages are asked by absolute URL, so one would not be the API's.
                 host = httpx.URL(url).host
                 raise SourceError(
                     "foreign_url", f"refused to follow a URL on {host}: not under the Objecten API", {"host": host}

@@ -50,6 +50,7 @@ from typing import Any, Literal
 import httpx
 from iko_shared.connector import FetchContext, FetchResult, SourceError, SourceHttpSettings
 from iko_shared.connector.problems import problem_error as shared_problem_error
+from iko_shared.connector.urls import UrlGuard
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -103,46 +104,6 @@ def _object(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host, url.port or default
-
-
-class UrlGuard:
-    """Admits a URL only under one of the trusted base URLs; a relative one is resolved against the client's."""
-
-    # Admitted URLs remembered: the same zaaktype URLs come back on every lookup, and parsing one costs more
-    # than the rest of a zaak's enrichment. Bounded; refused URLs are not remembered.
-    REMEMBERED = 4096
-
-    def __init__(self, base_urls: list[str]) -> None:
-        self._bases = [(_origin(u), u.path.rstrip("/") + "/") for u in map(httpx.URL, base_urls)]
-        self._admitted: set[str] = set()
-
-    def admit(self, url: str) -> str:
-        if url in self._admitted:
-            return url
-        admitted = self._check(url)
-        if len(self._admitted) >= self.REMEMBERED:
-            self._admitted.clear()
-        self._admitted.add(admitted)
-        return admitted
-
-    def _check(self, url: str) -> str:
-        target = httpx.URL(url)
-        if not target.is_absolute_url:
-            return url
-        origin = _origin(target)
-        if any(origin == o and (target.path.rstrip("/") + "/").startswith(p) for o, p in self._bases):
-            return url
-        # The host only: the URL itself may carry a BSN in its query.
-        raise SourceError(
-            "foreign_url",
-            f"refused to follow a URL on {target.host}: it is not under the ZGW base URL",
-            {"host": target.host},
-        )
-
-
 def _include(value: Any) -> set[str]:
     if value is None:
         return set()
@@ -176,7 +137,7 @@ class ZgwSource:
         self._settings = settings
         self._token = token or ZgwToken(settings.client_id, settings.secret.get_secret_value())
         self.catalogue = cache or CatalogueCache(settings.catalogi_ttl_s)
-        self._guard = UrlGuard([settings.base_url, *settings.trusted_urls])
+        self._guard = UrlGuard([settings.base_url, *settings.trusted_urls], "the ZGW base URL")
 
     def operations(self) -> frozenset[str]:
         return frozenset({"zaken"})
