@@ -137,9 +137,7 @@ def create_app(
                 vertrouwelijkheid=settings.audit_vertrouwelijkheid,
             ),
         )
-        app.state.lookups = LookupService(
-            catalogue, topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s
-        )
+        app.state.lookups = LookupService(topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s)
         # Declared here too, so that a request waits in it while the audit service starts (and is not returned).
         await broker.declare_queue(topology.audit_inzage)
         app.state.inzage = InzageService(

@@ -11,7 +11,6 @@ organisation, which data — without the case worker's name, the system or the s
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from typing import Any
@@ -23,7 +22,7 @@ from iko_shared.logging import get_logger
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
-from iko_gateway.lookups import NoAnswerError, PublishFailedError
+from iko_gateway.lookups import publish_or_fail, wait_for_reply
 from iko_gateway.replies import ReplyWaiter
 
 log = get_logger()
@@ -55,18 +54,10 @@ class InzageService:
         )
         waiter = self._waiter.expect(request_id)
         try:
-            try:
-                await self._publisher.publish(
-                    dump_model(message), routing_key=self._queue, correlation_id=request_id, persist=False
-                )
-            except Exception as exc:
-                log.warning("inzage.publish_failed", request_id=request_id, error=type(exc).__name__)
-                raise PublishFailedError from exc
-            try:
-                body = await asyncio.wait_for(asyncio.shield(waiter.view), timeout=self._timeout)
-            except TimeoutError as exc:
-                log.warning("inzage.no_answer", request_id=request_id)
-                raise NoAnswerError from exc
+            await publish_or_fail(
+                self._publisher, dump_model(message), request_id=request_id, what="inzage", routing_key=self._queue
+            )
+            body = await wait_for_reply(waiter, request_id=request_id, timeout_s=self._timeout, what="inzage")
         finally:
             self._waiter.discard(request_id)
         answer = InzageAnswered.model_validate_json(body)

@@ -12,7 +12,6 @@ import orjson
 from iko_shared.broker import ExchangePublisher
 from iko_shared.contracts import LookupRequested
 from iko_shared.logging import get_logger
-from iko_shared.profiles import ProfileCatalogue
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
@@ -28,6 +27,26 @@ class PublishFailedError(Exception):
 
 class NoAnswerError(Exception):
     pass
+
+
+async def publish_or_fail(
+    publisher: ExchangePublisher, body: bytes, *, request_id: str, what: str, **options: Any
+) -> None:
+    """Publish (with the broker's confirm); any failure is a ``PublishFailedError``, logged as ``<what>.…``."""
+    try:
+        await publisher.publish(body, correlation_id=request_id, **options)
+    except Exception as exc:
+        log.warning(f"{what}.publish_failed", request_id=request_id, error=type(exc).__name__)
+        raise PublishFailedError from exc
+
+
+async def wait_for_reply(waiter: Waiter, *, request_id: str, timeout_s: float, what: str) -> bytes:
+    """The reply's body, or ``NoAnswerError`` after ``timeout_s``."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(waiter.view), timeout=max(timeout_s, 0.001))
+    except TimeoutError as exc:
+        log.warning(f"{what}.no_answer", request_id=request_id)
+        raise NoAnswerError from exc
 
 
 class InOrder:
@@ -79,14 +98,12 @@ class InOrder:
 class LookupService:
     def __init__(
         self,
-        profiles: ProfileCatalogue,
         topology: Topology,
         publisher: ExchangePublisher,
         waiter: ReplyWaiter,
         reply_to: str,
         reply_grace_s: float,
     ) -> None:
-        self.profiles = profiles
         self._topology = topology
         self._publisher = publisher
         self._waiter = waiter
@@ -110,16 +127,14 @@ class LookupService:
         )
 
     async def _publish(self, message: LookupRequested) -> None:
-        try:
-            await self._publisher.publish(
-                dump_model(message),
-                headers=dict(self._topology.lookup_headers(sorted({q.source for q in message.queries}))),
-                correlation_id=message.request_id,
-                persist=True,
-            )
-        except Exception as exc:
-            log.warning("lookup.publish_failed", request_id=message.request_id, error=type(exc).__name__)
-            raise PublishFailedError from exc
+        await publish_or_fail(
+            self._publisher,
+            dump_model(message),
+            request_id=message.request_id,
+            what="lookup",
+            headers=dict(self._topology.lookup_headers(sorted({q.source for q in message.queries}))),
+            persist=True,
+        )
 
     async def ask(self, ask: Ask, request_id: str | None = None) -> bytes:
         """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``)."""
@@ -169,8 +184,4 @@ class LookupService:
 
     async def _wait(self, waiter: Waiter, message: LookupRequested) -> bytes:
         timeout = message.deadline - time.time() + self._grace
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiter.view), timeout=max(timeout, 0.001))
-        except TimeoutError as exc:
-            log.warning("lookup.no_answer", request_id=message.request_id)
-            raise NoAnswerError from exc
+        return await wait_for_reply(waiter, request_id=message.request_id, timeout_s=timeout, what="lookup")
