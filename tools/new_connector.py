@@ -40,6 +40,7 @@ TEST_VALUES = {
     "rsin": ("999993653", "999990007"),
     "vestigingsnummer": ("000038509504", "999999999999"),
     "nummeraanduiding": ("0363200000218908", "9999999999999999"),
+    "adresseerbaarobject": ("0363010000758545", "9999019999999999"),
 }
 
 # template (under TEMPLATES) -> path under the root; {dir}, {package}, {module}, {name} filled in.

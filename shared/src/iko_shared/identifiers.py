@@ -79,6 +79,15 @@ IDENTIFIER_TYPES: dict[str, IdentifierKind] = {
             "a nummeraanduiding identification has exactly 16 digits",
             "adres",
         ),
+        # BAG: the adresseerbaar object (verblijfsobject, standplaats or ligplaats) an address belongs to, by its
+        # 16-digit identification: what the BRP registers a person at and what a zaakobject points at.
+        IdentifierKind(
+            "adresseerbaarobject",
+            "Adresseerbaar object",
+            re.compile(r"[0-9]{16}"),
+            "an adresseerbaar object identification has exactly 16 digits",
+            "adresseerbaar object",
+        ),
     )
 }
 

@@ -68,6 +68,8 @@ def test_identifier_types_are_data_a_new_one_is_one_entry():
     assert identifier_problem("nummeraanduiding", "0363200000218908") is None
     assert identifier_problem("nummeraanduiding", "036320000021890") is not None
     assert Identifier(type="nummeraanduiding", value="0363200000218908").type == "nummeraanduiding"
+    assert identifier_problem("adresseerbaarobject", "0363010000758545") is None
+    assert identifier_problem("adresseerbaarobject", "03630100007585451") is not None
     assert objecttype("bsn") == "natuurlijk persoon"
     with pytest.raises(ValidationError, match="unknown identifier type 'paspoort'"):
         Identifier(type="paspoort", value="X")
