@@ -190,3 +190,53 @@ async def test_a_lookup_in_a_batch_with_a_shorter_deadline_is_answered_by_its_ow
     assert time.perf_counter() - started < 1.0
     [call] = simulator.received()
     assert sorted(call["json"]["burgerservicenummer"]) == sorted(BSNS[:2]), "both went in one call"
+
+
+# Boterdiep 31 Rotterdam: the adresseerbaar object and nummeraanduiding test person 999993653 is registered at.
+BOTERDIEP_OBJECT = Identifier(type="adresseerbaarobject", value="0599010000208579")
+BOTERDIEP_ADDRESS = Identifier(type="nummeraanduiding", value="0599200000219678")
+
+
+@pytest.mark.parametrize(
+    ("operation", "identifier", "param"),
+    [
+        ("ZoekMetAdresseerbaarObjectIdentificatie", BOTERDIEP_OBJECT, "adresseerbaarObjectIdentificatie"),
+        ("ZoekMetNummeraanduidingIdentificatie", BOTERDIEP_ADDRESS, "nummeraanduidingIdentificatie"),
+    ],
+)
+async def test_a_relation_identifier_drives_the_address_searches(harness, simulator, operation, identifier, param):
+    """A branch that follows a BAG identifier asks who lives there: the identifier fills the search's parameter."""
+    scenario = Scenario("residents", operation, identifier, fields=["burgerservicenummer", "naam.volledigeNaam"])
+    fragment = await harness.run(scenario)
+    assert fragment is not None
+    assert fragment.status == "ok", fragment.error
+    assert "999993653" in [p["burgerservicenummer"] for p in fragment.data["personen"]]
+    [received] = simulator.received()
+    assert received["json"]["type"] == operation
+    assert received["json"][param] == identifier.value
+    assert received["json"]["fields"] == ["burgerservicenummer", "naam.volledigeNaam"]
+
+
+async def test_an_address_search_by_a_person_identifier_is_refused_without_a_call(harness, simulator):
+    scenario = Scenario("residents by bsn", "ZoekMetAdresseerbaarObjectIdentificatie", BSN, fields=["naam"])
+    fragment = await harness.run(scenario)
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert fragment.error.code == "unsupported_identifier"
+    assert simulator.received() == []
+
+
+async def test_an_address_search_with_its_parameter_given_keeps_it(harness, simulator):
+    scenario = Scenario(
+        "residents by param",
+        "ZoekMetAdresseerbaarObjectIdentificatie",
+        BSN,
+        params={"adresseerbaarObjectIdentificatie": BOTERDIEP_OBJECT.value},
+        fields=["burgerservicenummer"],
+    )
+    fragment = await harness.run(scenario)
+    assert fragment is not None
+    assert fragment.status == "ok", fragment.error
+    [received] = simulator.received()
+    assert received["json"]["adresseerbaarObjectIdentificatie"] == BOTERDIEP_OBJECT.value

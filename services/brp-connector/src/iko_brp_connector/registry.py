@@ -5,7 +5,7 @@ from iko_shared.sources import SourceEntry
 SOURCE = SourceEntry(
     name="brp",
     connector_module="iko_brp_connector",
-    identifier_types=frozenset({"bsn"}),
+    identifier_types=frozenset({"bsn", "adresseerbaarobject", "nummeraanduiding"}),
     operations=frozenset(
         {
             "RaadpleegMetBurgerservicenummer",

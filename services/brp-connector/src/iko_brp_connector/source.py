@@ -3,6 +3,10 @@
 The profile's ``fields`` go to the BRP as they are (data minimisation: the BRP itself returns only those), and the
 request's purpose travels as the protocol headers that gateways in front of the BRP require.
 
+The address searches ``ZoekMetAdresseerbaarObjectIdentificatie`` and ``ZoekMetNummeraanduidingIdentificatie`` take
+their one parameter from the query's identifier (``adresseerbaarobject`` / ``nummeraanduiding``) when the params do
+not name it: that is how a relation from a BAG answer asks who is registered at an object.
+
 Protocol headers (``x-doelbinding``, ``x-verwerking``, ``x-gebruiker``, ``x-origin-oin``) carry free text from the
 request (``"Beëindiging uitkering"``, a user named ``jösé``), and a header holds only ASCII. Each value is cut to
 242 characters (the width of the VNG Verwerkingenlogging columns they end up in, as ZAC cuts them), then every
@@ -47,6 +51,12 @@ SEARCHES = frozenset(
         "ZoekMetAdresseerbaarObjectIdentificatie",
     }
 )
+# The searches a relation drives: the BAG identifier a branch follows fills the search's one parameter, so a profile
+# can ask "who lives at this object" from a BAG answer without naming the value.
+IDENTIFIER_PARAMS = {
+    "ZoekMetAdresseerbaarObjectIdentificatie": ("adresseerbaarobject", "adresseerbaarObjectIdentificatie"),
+    "ZoekMetNummeraanduidingIdentificatie": ("nummeraanduiding", "nummeraanduidingIdentificatie"),
+}
 # The BRP refuses a query without fields; a profile that names none gets the identifying minimum.
 DEFAULT_FIELDS = ["burgerservicenummer"]
 PROTOCOL_HEADER_MAX_CHARS = 242
@@ -117,6 +127,9 @@ class BrpSource:
         headers = self.headers(ctx)
         if ctx.query.operation != RAADPLEEG:
             body = {**ctx.query.params, "type": ctx.query.operation, "fields": fields}
+            by_identifier = IDENTIFIER_PARAMS.get(ctx.query.operation)
+            if by_identifier is not None and by_identifier[1] not in body:
+                body[by_identifier[1]] = ctx.identifier(by_identifier[0])[1]
             return _found(await self._post(ctx.client, body, headers), many=True)
         bsns = ctx.query.params.get("burgerservicenummer")
         if bsns is None:
