@@ -28,6 +28,15 @@ class Identifier(Contract):
     value: str
 
 
+class SubjectRule(Contract):
+    """Whom a source's answer is about when that is not the identifier it was asked with (the residents a search by
+    an address finds): ``select`` (jq over the fragment's data) gives one identifier value per subject. Read by the
+    gateway's audit; the assembler and the connectors pass it by."""
+
+    type: IdentifierType
+    select: str
+
+
 class SourceQuery(Contract):
     """One fetch the request expects: ``key`` names its slot in the answer, ``source`` the connector."""
 
@@ -38,6 +47,8 @@ class SourceQuery(Contract):
     params: dict[str, Any] = Field(default_factory=dict)
     # Whom this query is about, when not the request's identifier (the follow-ups of a relation).
     identifier: Identifier | None = None
+    # Whom its answer is about, when the answer names them itself (see SubjectRule).
+    subjects: SubjectRule | None = None
 
 
 class RelationPlan(Contract):

@@ -80,6 +80,18 @@ MINIMAL = "identifiers: [bsn]\npurposes: [p]\nsources:\n  brp: {operation: R}\n"
             "not a valid jq expression",
         ),
         (MINIMAL + "unknown: 1\n", 5, "unknown", "Extra inputs are not permitted"),
+        (
+            MINIMAL.replace("{operation: R}", "{operation: R, subjects: {type: bsn, select: '.['}}"),
+            4,
+            "sources.brp.subjects.select",
+            "not a valid jq expression",
+        ),
+        (
+            MINIMAL.replace("{operation: R}", "{operation: R, subjects: {type: paspoort, select: .b}}"),
+            4,
+            "sources.brp.subjects.type",
+            "unknown identifier type 'paspoort'",
+        ),
     ],
 )
 def test_errors_name_the_file_the_line_and_the_field(tmp_path, text, line, field, message):

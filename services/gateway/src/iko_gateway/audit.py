@@ -116,13 +116,45 @@ def branch_identifiers(answer: dict[str, Any] | None) -> dict[str, Identifier]:
     return found
 
 
+def named_subjects(query: SourceQuery | None, result: Any) -> list[Identifier]:
+    """The subjects a fragment's data names by its query's ``subjects`` rule (the persons a search by an address
+    found); none without a rule or data."""
+    rule = query.subjects if query is not None else None
+    data = result.get("data") if isinstance(result, dict) else None
+    if rule is None or data is None:
+        return []
+    named: list[Identifier] = []
+    for value in run_jq(rule.select, data).all():
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            named.append(Identifier(type=rule.type, value=str(value)))
+    return named
+
+
+def _about(
+    asked: Identifier | None, query: SourceQuery | None, result: Any, disclosed: DisclosedSource
+) -> list[tuple[Identifier | None, DisclosedSource]]:
+    """Whom one disclosed source is about: those its data names, or else the identifier it was asked with."""
+    subjects: list[Identifier | None] = [*named_subjects(query, result)] or [asked]
+    return [(subject, disclosed) for subject in subjects]
+
+
 def lookup_subjects(
-    identifier: Identifier | None, disclosed: list[DisclosedSource], answer: dict[str, Any] | None
+    identifier: Identifier | None,
+    disclosed: list[DisclosedSource],
+    answer: dict[str, Any] | None,
+    queries: list[SourceQuery] | None = None,
+    relations: list[RelationPlan] | None = None,
 ) -> list[DisclosedSubject]:
     """Every person or company a lookup's answer holds data of: the looked-up one for the root sources, each
-    relation branch's own identifier for the branch's sources."""
+    relation branch's own identifier for the branch's sources, and whoever a source's data names by its query's
+    ``subjects`` rule instead."""
     branches = branch_identifiers(answer)
-    return group_subjects([(branches.get(branch_of(d.key)) if branch_of(d.key) else identifier, d) for d in disclosed])
+    sources = (answer or {}).get("sources") or {}
+    pairs: list[tuple[Identifier | None, DisclosedSource]] = []
+    for d in disclosed:
+        asked = branches.get(branch_of(d.key)) if branch_of(d.key) else identifier
+        pairs.extend(_about(asked, _template(d.key, queries or [], relations or []), sources.get(d.key), d))
+    return group_subjects(pairs)
 
 
 def row_subjects(action: SearchAction, rows: list[Any], disclosed: DisclosedSource) -> list[DisclosedSubject]:
@@ -168,7 +200,7 @@ class StreamDisclosure:
             fields=list(query.fields) if query else [],
             status=str(result.get("status")),
         )
-        self._fragments.append((identifier, disclosed))
+        self._fragments.extend(_about(identifier, query, result, disclosed))
 
     def failed(self, reason: str) -> None:
         self._failure = reason
@@ -185,7 +217,9 @@ class StreamDisclosure:
 
     def subjects(self) -> list[DisclosedSubject]:
         if self._answer is not None:
-            return lookup_subjects(self._ask.identifier, self.disclosed(), self._answer)
+            return lookup_subjects(
+                self._ask.identifier, self.disclosed(), self._answer, self._ask.queries, self._ask.relations
+            )
         # Before the answer, a fragment sent from a branch names its subject itself.
         return group_subjects(self._fragments)
 
@@ -337,7 +371,7 @@ class Auditor:
         if disclosed is None:
             disclosed = disclosed_sources(queries, answer, relations)
         if subjects is None:
-            subjects = lookup_subjects(identifier, disclosed, answer)
+            subjects = lookup_subjects(identifier, disclosed, answer, queries, relations)
         record = new_record(
             facts=self.facts,
             request_id=request_id,

@@ -60,6 +60,16 @@ class TimeoutPolicy(Strict):
         return min(requested_ms, self.max_ms)
 
 
+class SubjectsSpec(Strict):
+    """Whom a source's answer is about, when the answer names them itself: the persons a search by an address
+    finds. The audit trail names each one as a subject of the lookup."""
+
+    type: IdentifierType
+    select: str = Field(description="jq over the source's data: one identifier value per subject")
+
+    _select = field_validator("select")(check_jq)
+
+
 class SourceSpec(Strict):
     """One source asked within a profile; the key it has in the profile names its slot in the answer."""
 
@@ -69,6 +79,8 @@ class SourceSpec(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     # Roles that may receive this source's data (empty: every role of the profile).
     roles: list[str] = Field(default_factory=list)
+    # Whom the answer is about when not the identifier asked with (a search's persons); the audit names them.
+    subjects: SubjectsSpec | None = None
 
     def connector(self, key: str) -> str:
         return self.source or key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iko_shared.contracts import RelationPlan, SourceQuery
+from iko_shared.contracts import RelationPlan, SourceQuery, SubjectRule
 from iko_shared.profiles.model import Profile, RelationSpec, SourceSpec
 
 
@@ -10,7 +10,12 @@ def queries_for(sources: dict[str, SourceSpec], allowed: set[str] | None = None)
     """One query per source; ``allowed`` (keys) leaves out sources the caller may not receive."""
     return [
         SourceQuery(
-            key=key, source=spec.connector(key), operation=spec.operation, fields=spec.fields, params=spec.params
+            key=key,
+            source=spec.connector(key),
+            operation=spec.operation,
+            fields=spec.fields,
+            params=spec.params,
+            subjects=SubjectRule(type=spec.subjects.type, select=spec.subjects.select) if spec.subjects else None,
         )
         for key, spec in sources.items()
         if allowed is None or key in allowed
