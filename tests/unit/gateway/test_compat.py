@@ -259,7 +259,7 @@ def test_view_schema_of_the_shipped_persoon_profile():
     assert profile is not None
     schema = view_schema(profile)
     props = schema["properties"]
-    assert set(props) == {"persoon", "zaken", "partners", "kinderen"}
+    assert set(props) == {"persoon", "adres", "zaken", "contactmomenten", "partners", "kinderen"}
     assert "naam" in props["persoon"]["properties"]
     zaken = props["zaken"]["oneOf"]
     assert zaken[0]["type"] == "array"

@@ -17,17 +17,33 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_shipped_profiles_load_with_relations_and_searches():
     catalogue = load_profiles(SHIPPED)
-    assert catalogue.names() == ["bedrijf", "persoon"]
+    assert catalogue.names() == ["adres", "bedrijf", "persoon"]
     persoon = catalogue.get("persoon")
     assert persoon is not None
     assert persoon.identifiers == ["bsn"]
-    assert sorted(persoon.sources) == ["brp", "zgw"]
-    assert [r.name for r in persoon.relations] == ["partners", "kinderen"]
+    assert sorted(persoon.sources) == ["brp", "contactmomenten", "zgw"]
+    assert [r.name for r in persoon.relations] == ["partners", "kinderen", "adres"]
     assert set(persoon.searches) == {"bsn", "geslachtsnaam-geboortedatum", "postcode-huisnummer"}
     bedrijf = catalogue.get("bedrijf")
     assert bedrijf is not None
     assert set(bedrijf.searches) == {"naam", "kvknummer"}
-    assert catalogue.connectors() == ["brp", "kvk", "zgw"]
+    adres = catalogue.get("adres")
+    assert adres is not None
+    assert adres.identifiers == ["nummeraanduiding"]
+    assert set(adres.searches) == {"postcode-huisnummer", "straat-huisnummer-woonplaats"}
+    assert catalogue.connectors() == ["bag", "brp", "klantinteracties", "kvk", "objecten", "zgw"]
+
+
+def test_the_residents_of_an_address_carry_the_rule_that_names_them_in_the_audit_trail():
+    adres = load_profiles(SHIPPED).get("adres")
+    assert adres is not None
+    _, relations = lookup_plan(adres)
+    [to_object] = relations
+    assert (to_object.from_key, to_object.identifier_type) == ("bag", "adresseerbaarobject")
+    bewoners = next(q for q in to_object.queries if q.key == "bewoners")
+    assert bewoners.operation == "ZoekMetAdresseerbaarObjectIdentificatie"
+    assert bewoners.subjects is not None
+    assert (bewoners.subjects.type, bewoners.subjects.select) == ("bsn", ".personen[]?.burgerservicenummer")
 
 
 def test_plan_carries_fields_and_the_relation_tree():
