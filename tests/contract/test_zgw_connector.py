@@ -7,24 +7,31 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import jwt
 import pytest
+from iko_sandbox.zgw import app as zgw_app
 from iko_sandbox.zgw.app import DEFAULT_SECRET as SANDBOX_DEFAULT_SECRET
 from iko_sandbox.zgw.app import create_zgw_app
+from iko_sandbox.zgw.store import store_for
+from iko_sandbox.zgw.zaakobjecten import ADRESSEERBARE_OBJECTEN, BAG_BASE_URL, NUMMERAANDUIDINGEN, bag_uri
+from iko_sandbox.zgw.zaken import zaak_uuid_of
 from iko_shared.connector import ResilientTransport, SourceError
 from iko_shared.connector.urls import UrlGuard
 from iko_shared.contracts import FragmentProduced, Identifier
 from iko_shared.testing.contract_kit import ConnectorCase, Harness, Scenario, Simulator, serve_simulator
 from iko_zgw_connector.catalogue import CatalogueCache
+from iko_zgw_connector.objects import DEFAULT_OBJECT_URLS
 from iko_zgw_connector.source import KVK_NUMMER_FILTER, ZgwSettings, ZgwSource
 from iko_zgw_connector.token import ZgwToken
 from pydantic import ValidationError
 
 from tests.contract.cases import BSN, KVK, ZGW, ZGW_SECRET, zgw_source
+from tests.contract.cases.zgw import BOTERDIEP_31, BOTERDIEP_31_ADRES, NO_ZAKEN_OBJECT
 
 MANY = Identifier(type="kvk", value="90006577")  # 250 zaken: three pages of 100
 LIST_PATH = "/zaken/api/v1/zaken"
@@ -547,3 +554,146 @@ async def test_a_request_that_joined_a_timed_out_load_tries_once_on_its_own():
         await starter
     assert await joiner == {"omschrijving": "Zaaktype"}
     assert calls == 2
+
+
+# --- zaken about a BAG object: zaakobjecten, then their zaken ---------------------------------------------------
+
+ZAAKOBJECTEN_PATH = "/zaken/api/v1/zaakobjecten"
+ZAAK_PATH = "/zaken/api/v1/zaken/"
+BOTERDIEP_31_URI = f"{BAG_BASE_URL}/adresseerbareobjecten/{BOTERDIEP_31.value}"
+ZUIDERPARKLAAN_12 = Identifier(type="adresseerbaarobject", value="0518010000679502")
+
+
+def about(identifier: Identifier = BOTERDIEP_31, **params: Any) -> Scenario:
+    return Scenario("zaken by object", "zaken_by_object", identifier, params=params)
+
+
+def seeded_identificaties(sim: Simulator, bsn: str, indexes: list[int]) -> list[str]:
+    """The identificaties of a person's seeded zaken, as the simulator serves them."""
+    store = store_for(f"{sim.url}/", date.today())
+    return [store.zaken_by_uuid[zaak_uuid_of("bsn", bsn, i)].resource["identificatie"] for i in indexes]
+
+
+async def test_zaken_by_object_reads_the_objects_zaakobjecten_then_each_zaak_named(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(about()))
+    assert (data["count"], data["complete"], data["warnings"]) == (2, True, [])
+    assert [z["identificatie"] for z in data["zaken"]] == seeded_identificaties(sim, "999993653", [0, 1])
+    assert all(z["zaaktype_omschrijving"] for z in data["zaken"])
+    [listed] = requests_to(sim, ZAAKOBJECTEN_PATH)
+    assert parse_qs(listed["query"]) == {"object": [BOTERDIEP_31_URI]}
+    zaken_read = requests_to(sim, ZAAK_PATH)
+    assert sorted(r["path"] for r in zaken_read) == sorted(httpx.URL(z["url"]).path for z in data["zaken"])
+    assert all(r["method"] == "GET" and r["headers"]["accept-crs"] == "EPSG:4326" for r in zaken_read)
+
+
+async def test_zaken_by_nummeraanduiding_and_of_another_address(zgw: Harness, sim: Simulator):
+    by_adres = ok(await zgw.run(about(BOTERDIEP_31_ADRES)))
+    elsewhere = ok(await zgw.run(about(ZUIDERPARKLAAN_12)))
+    assert [z["identificatie"] for z in by_adres["zaken"]] == seeded_identificaties(sim, "999993653", [2])
+    assert [z["identificatie"] for z in elsewhere["zaken"]] == seeded_identificaties(sim, "999990068", [0])
+
+
+async def test_zaken_by_object_with_status(zgw: Harness):
+    data = ok(await zgw.run(about(include=["status"])))
+    assert data["zaken"]
+    assert all(z["status_omschrijving"] and z["status_datum_gezet"] for z in data["zaken"])
+
+
+async def test_zaken_by_object_follows_next_within_max_pages(zgw: Harness, sim: Simulator, monkeypatch):
+    monkeypatch.setattr(zgw_app, "PAGE_SIZE", 1)  # the simulator runs in this process: one zaakobject a page
+    every = ok(await zgw.run(about()))
+    sim.reset()
+    first = ok(await zgw.run(about(max_pages=1)))
+    assert (every["count"], every["complete"], len(every["zaken"])) == (2, True, 2)
+    assert (first["count"], first["complete"], len(first["zaken"])) == (2, False, 1)
+    assert len(requests_to(sim, ZAAKOBJECTEN_PATH)) == 1
+
+
+async def test_an_object_without_zaken_is_ok_with_an_empty_list(zgw: Harness, sim: Simulator):
+    data = ok(await zgw.run(about(NO_ZAKEN_OBJECT)))
+    assert data == {"count": 0, "complete": True, "zaken": [], "warnings": []}
+    assert [r["path"] for r in sim.received()] == [ZAAKOBJECTEN_PATH]
+
+
+@pytest.mark.parametrize("identifier", [BSN, KVK], ids=["bsn", "kvk"])
+async def test_zaken_by_object_refuses_a_person_or_company(zgw: Harness, sim: Simulator, identifier: Identifier):
+    fragment = await zgw.run(about(identifier))
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert fragment.error.code == "unsupported_identifier"
+    assert "adresseerbaarobject or nummeraanduiding" in fragment.error.message
+    assert sim.received() == [], "nothing was asked"
+
+
+async def test_zaken_refuses_a_bag_object(zgw: Harness, sim: Simulator):
+    fragment = await zgw.run(zaken(BOTERDIEP_31))
+    assert fragment is not None
+    assert fragment.error is not None
+    assert (fragment.status, fragment.error.code) == ("error", "unsupported_identifier")
+    assert sim.received() == []
+
+
+async def test_a_zaak_on_another_host_is_refused(sim: Simulator):
+    # Every URL the simulator hands out names another host: the zaakobjecten' zaken too.
+    harness = Harness(zgw_case(), sim, inner=ElsewhereTransport(sim))
+    try:
+        fragment = await harness.run(about())
+    finally:
+        await harness.aclose()
+    assert fragment is not None
+    assert fragment.status == "error"
+    assert fragment.error is not None
+    assert (fragment.error.code, fragment.error.details) == ("foreign_url", {"host": "zgw.elsewhere.example"})
+    assert [r["path"] for r in sim.received()] == [ZAAKOBJECTEN_PATH], "no zaak was asked anywhere"
+
+
+async def test_a_zaak_gone_since_is_left_out_with_a_warning(zgw: Harness, sim: Simulator):
+    [_, kept] = seeded_identificaties(sim, "999993653", [0, 1])
+    gone_path = f"{ZAAK_PATH}{zaak_uuid_of('bsn', '999993653', 0)}"
+    problem = {"code": "not_found", "detail": "Niet gevonden."}
+    harness = Harness(zgw_case(), sim, inner=FailingTransport(lambda r: r.url.path == gone_path, 404, problem))
+    try:
+        data = ok(await harness.run(about()))
+    finally:
+        await harness.aclose()
+    assert [z["identificatie"] for z in data["zaken"]] == [kept]
+    assert (data["count"], data["complete"]) == (2, True)
+    [warning] = data["warnings"]
+    assert warning["code"] == "zaak_gone"
+    assert gone_path in warning["message"]
+
+
+async def test_the_object_urls_setting_names_the_object_as_the_case_systems_do(sim: Simulator, monkeypatch):
+    monkeypatch.setenv("IKO_ZGW_OBJECT_URLS", '{"adresseerbaarobject": "https://bag.gemeente.example/vbo/{id}"}')
+    settings = ZgwSettings()
+    assert settings.object_urls == {"adresseerbaarobject": "https://bag.gemeente.example/vbo/{id}"}
+    harness = Harness(zgw_case(object_urls=settings.object_urls), sim)
+    try:
+        data = ok(await harness.run(about()))
+        fragment = await harness.run(about(BOTERDIEP_31_ADRES))
+    finally:
+        await harness.aclose()
+    assert data["zaken"] == [], "the simulator registered Boterdiep 31 under the public BAG URL"
+    [listed] = requests_to(sim, ZAAKOBJECTEN_PATH)
+    assert parse_qs(listed["query"]) == {"object": ["https://bag.gemeente.example/vbo/0599010000208579"]}
+    assert fragment is not None
+    assert fragment.error is not None
+    assert (fragment.status, fragment.error.code) == ("error", "unsupported_identifier")
+
+
+def test_an_object_url_template_needs_the_id():
+    with pytest.raises(ValidationError):
+        ZgwSettings(object_urls={"nummeraanduiding": "https://bag.example/nummeraanduidingen/"})
+
+
+def test_the_default_object_urls_are_those_the_simulator_registers(monkeypatch):
+    monkeypatch.delenv("IKO_ZGW_OBJECT_URLS", raising=False)
+    assert (
+        ZgwSettings().object_urls
+        == DEFAULT_OBJECT_URLS
+        == {
+            "adresseerbaarobject": bag_uri(ADRESSEERBARE_OBJECTEN, "{id}"),
+            "nummeraanduiding": bag_uri(NUMMERAANDUIDINGEN, "{id}"),
+        }
+    )

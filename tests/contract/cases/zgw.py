@@ -6,11 +6,17 @@ from typing import Any
 
 from iko_sandbox.zgw.app import create_zgw_app
 from iko_shared.contracts import FragmentProduced, Identifier
-from iko_shared.testing.contract_kit import ConnectorCase, Scenario
+from iko_shared.testing.contract_kit import Check, ConnectorCase, Scenario
 from iko_zgw_connector.source import ZgwSettings, ZgwSource
 from pydantic import SecretStr
 
 from tests.contract.cases.common import BSN, KVK, UNKNOWN_BSN, ZGW_SECRET, http_status
+
+# BAG objects the simulator has zaakobjecten about (iko_sandbox.zgw.zaakobjecten): Boterdiep 31, Rotterdam, where
+# BSN 999993653 lives (two zaken on its verblijfsobject, one on its nummeraanduiding), and an object without zaken.
+BOTERDIEP_31 = Identifier(type="adresseerbaarobject", value="0599010000208579")
+BOTERDIEP_31_ADRES = Identifier(type="nummeraanduiding", value="0599200000219678")
+NO_ZAKEN_OBJECT = Identifier(type="adresseerbaarobject", value="0599010000000001")
 
 
 def zgw_source(base_url: str, /, **overrides: Any) -> tuple[ZgwSource, ZgwSettings]:
@@ -32,6 +38,14 @@ def _zaken_with_status(fragment: FragmentProduced) -> None:
     assert fragment.data["zaken"]
     assert len(named) == len(fragment.data["zaken"]), "every sandbox zaak has a status"
     assert all(z["status_datum_gezet"] for z in fragment.data["zaken"])
+
+
+def _zaken_about(expected: int) -> Check:
+    def check(fragment: FragmentProduced) -> None:
+        _zaken(fragment)
+        assert len(fragment.data["zaken"]) == expected
+
+    return check
 
 
 def _no_zaken(fragment: FragmentProduced) -> None:
@@ -80,11 +94,33 @@ ZGW = ConnectorCase(
             status="error",
             error_code="invalid_query",
         ),
+        # zaken_by_object looks up BAG objects only; zaken, persons and companies only.
+        Scenario(
+            "zaken by object of a bsn", "zaken_by_object", BSN, status="error", error_code="unsupported_identifier"
+        ),
+        Scenario(
+            "zaken of an adresseerbaar object",
+            "zaken",
+            BOTERDIEP_31,
+            status="error",
+            error_code="unsupported_identifier",
+        ),
     ],
     searches=[
         Scenario("zaken of a company", "zaken", KVK, check=_zaken),
         Scenario("zaken of a vestiging", "zaken", KVK, params={"vestigingsnummer": "000038509504"}, check=_zaken),
         Scenario("zaken with their status", "zaken", BSN, params={"include": ["status"]}, check=_zaken_with_status),
+        Scenario("zaken about an adresseerbaar object", "zaken_by_object", BOTERDIEP_31, check=_zaken_about(2)),
+        Scenario("zaken about a nummeraanduiding", "zaken_by_object", BOTERDIEP_31_ADRES, check=_zaken_about(1)),
+        Scenario(
+            "zaken about an object with their status",
+            "zaken_by_object",
+            BOTERDIEP_31,
+            params={"include": ["status"]},
+            check=_zaken_with_status,
+        ),
+        # An address without cases is an answer too.
+        Scenario("zaken about an object without zaken", "zaken_by_object", NO_ZAKEN_OBJECT, check=_no_zaken),
     ],
 )
 

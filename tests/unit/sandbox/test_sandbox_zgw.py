@@ -339,3 +339,98 @@ def test_a_configured_short_secret_works_without_a_warning_per_request() -> None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_authorization(f"Bearer {token}", JwtSettings("short", "iko")) is None
+
+
+# --- zaakobjecten -----------------------------------------------------------------------------------------------
+
+ZAAKOBJECTEN = "/zaken/api/v1/zaakobjecten"
+BAG = "https://api.bag.kadaster.nl/lvbag/individuelebevragingen/v2"
+BOTERDIEP_31 = f"{BAG}/adresseerbareobjecten/0599010000208579"
+BOTERDIEP_31_ADRES = f"{BAG}/nummeraanduidingen/0599200000219678"
+ZUIDERPARKLAAN_12 = f"{BAG}/adresseerbareobjecten/0518010000679502"
+
+
+async def test_zaakobjecten_filtered_by_object_name_zaken_that_list_them(zgw: httpx.AsyncClient) -> None:
+    body = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"object": BOTERDIEP_31})).json()
+
+    assert (body["count"], body["next"], body["previous"]) == (2, None, None)
+    assert {z["object"] for z in body["results"]} == {BOTERDIEP_31}
+    assert {z["objectType"] for z in body["results"]} == {"terrein_gebouwd_object"}
+    assert len({z["zaak"] for z in body["results"]}) == 2
+    for zaakobject in body["results"]:
+        zaak = (await get(zgw, "zaken", zaakobject["zaak"])).json()
+        assert zaakobject["url"] in zaak["zaakobjecten"]
+        assert zaak["zaaktype"].startswith(f"{HOST}/catalogi/api/v1/zaaktypen/")
+        read = await get(zgw, "zaken", zaakobject["url"])
+        assert read.json() == zaakobject
+
+
+async def test_zaakobjecten_of_the_nummeraanduiding_and_of_another_address(zgw: httpx.AsyncClient) -> None:
+    adres = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"object": BOTERDIEP_31_ADRES})).json()
+    elsewhere = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"object": ZUIDERPARKLAAN_12})).json()
+    by_type = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"objectType": "adres"})).json()
+
+    assert [z["objectType"] for z in adres["results"]] == ["adres"]
+    assert elsewhere["count"] == 1
+    assert adres["results"] == by_type["results"]
+
+
+async def test_zaakobjecten_filter_on_zaak_and_are_deterministic(zgw: httpx.AsyncClient) -> None:
+    every = (await get(zgw, "zaken", ZAAKOBJECTEN)).json()
+    again = (await get(zgw, "zaken", ZAAKOBJECTEN)).json()
+    first = every["results"][0]
+    of_zaak = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"zaak": first["zaak"]})).json()
+    both = {"zaak": first["zaak"], "object": ZUIDERPARKLAAN_12}
+    none = (await get(zgw, "zaken", ZAAKOBJECTEN, params=both)).json()
+
+    assert every == again
+    assert every["count"] == 4
+    assert of_zaak["results"] == [first]
+    assert none == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+async def test_zaakobjecten_pages_keep_the_filter(zgw: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iko_sandbox.zgw import app
+
+    monkeypatch.setattr(app, "PAGE_SIZE", 1)
+    first = (await get(zgw, "zaken", ZAAKOBJECTEN, params={"object": BOTERDIEP_31})).json()
+    second = (await get(zgw, "zaken", first["next"])).json()
+
+    assert (first["count"], len(first["results"])) == (2, 1)
+    assert second["next"] is None
+    assert second["results"][0]["object"] == BOTERDIEP_31
+    assert second["results"] != first["results"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "code"),
+    [
+        ({"bsn": "999993653"}, "nonFieldErrors", "unknown-parameters"),
+        ({"objectType": "verblijfsobject"}, "objectType", "invalid_choice"),
+        ({"object": "0599010000208579"}, "object", "invalid"),
+    ],
+)
+async def test_zaakobjecten_refuse_unknown_and_invalid_filters(
+    zgw: httpx.AsyncClient, params: dict[str, str], name: str, code: str
+) -> None:
+    # Not request-validated: the spec does not declare these values, which is the point.
+    response = await zgw.get(ZAAKOBJECTEN, params=params)
+    validate_response("zaken", response)
+
+    assert response.status_code == 400
+    [invalid] = response.json()["invalidParams"]
+    assert (invalid["name"], invalid["code"]) == (name, code)
+
+
+async def test_unknown_zaakobject_is_404_and_no_token_is_403(zgw_app: object) -> None:
+    transport = httpx.ASGITransport(app=zgw_app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url=HOST) as bare:
+        denied = await bare.get(ZAAKOBJECTEN, params={"object": BOTERDIEP_31})
+        missing = await bare.get(
+            f"{ZAAKOBJECTEN}/00000000-0000-4000-8000-000000000000",
+            headers={"Authorization": f"Bearer {zgw_token()}"},
+        )
+    validate_response("zaken", denied)
+
+    assert denied.status_code == 403
+    assert missing.status_code == 404

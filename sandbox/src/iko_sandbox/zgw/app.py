@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from fastapi import FastAPI, Request
@@ -57,6 +57,18 @@ MAX_LENGTHS = {
 }
 STRING_FILTERS = ("zaaktype", "identificatie", "bronorganisatie", "ordering")
 ORDERINGS = ("startdatum", "einddatum", "publicatiedatum", "archiefactiedatum")
+ZAAKOBJECT_FILTERS = ("zaak", "object", "objectType")
+# The spec's ObjectTypeEnum, in its order.
+OBJECT_TYPES = frozenset(
+    {
+        "adres", "besluit", "buurt", "enkelvoudig_document", "gemeente", "gemeentelijke_openbare_ruimte",
+        "huishouden", "inrichtingselement", "kadastrale_onroerende_zaak", "kunstwerkdeel",
+        "maatschappelijke_activiteit", "medewerker", "natuurlijk_persoon", "niet_natuurlijk_persoon",
+        "openbare_ruimte", "organisatorische_eenheid", "pand", "spoorbaandeel", "status", "terreindeel",
+        "terrein_gebouwd_object", "vestiging", "waterdeel", "wegdeel", "wijk", "woonplaats", "woz_deelobject",
+        "woz_object", "woz_waarde", "zakelijk_recht", "overige",
+    }
+)  # fmt: skip
 
 
 def _error_answer(scope: Scope) -> ErrorAnswer:
@@ -156,6 +168,30 @@ def _search(zaken: list[Zaak], filters: dict[str, Any]) -> list[Json] | Response
         if field in ORDERINGS:
             found.sort(key=_sort_key(field), reverse=key.startswith("-"))
     return found
+
+
+def _zaakobject_filters(request: Request) -> dict[str, str] | Response:
+    """The zaakobjecten list's filters, or the 400 the API (vng-api-common) gives: an unknown query parameter,
+    a URL filter that is no URL, an objectType outside the enum."""
+    query = request.query_params
+    unknown = sorted({name for name in query if name not in (*ZAAKOBJECT_FILTERS, "page")})
+    if unknown:
+        reason = f"Onbekende query parameters: {', '.join(unknown)}"
+        invalid = [{"name": "nonFieldErrors", "code": "unknown-parameters", "reason": reason}]
+        return problem(400, "invalid", "Invalid input.", "Ongeldige invoer.", invalid)
+    filters = {name: query[name] for name in ZAAKOBJECT_FILTERS if name in query}
+    invalid = []
+    for name in ("zaak", "object"):
+        parts = urlsplit(filters.get(name, "http://x"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            invalid.append({"name": name, "code": "invalid", "reason": "Voer een geldige URL in."})
+    object_type = filters.get("objectType")
+    if object_type is not None and object_type not in OBJECT_TYPES:
+        reason = f"Selecteer een geldige keuze. {object_type} is geen beschikbare keuze."
+        invalid.append({"name": "objectType", "code": "invalid_choice", "reason": reason})
+    if invalid:
+        return problem(400, "invalid", "Invalid input.", "Ongeldige invoer.", invalid)
+    return filters
 
 
 def create_zgw_app(*, secret: str | None = None, client_id: str | None = None) -> FastAPI:
@@ -271,6 +307,25 @@ def create_zgw_app(*, secret: str | None = None, client_id: str | None = None) -
             for rol in zaak.rollen
         ]
         return _page(request, rollen, ZAKEN_VERSION)
+
+    @app.get("/zaken/api/v1/zaakobjecten")
+    async def zaakobject_list(request: Request) -> Response:
+        refused = denied(request)
+        if refused:
+            return refused
+        filters = _zaakobject_filters(request)
+        if isinstance(filters, Response):
+            return filters
+        found = [z for z in store(request).zaakobjecten if all(z[k] == v for k, v in filters.items())]
+        return _page(request, found, ZAKEN_VERSION)
+
+    @app.get("/zaken/api/v1/zaakobjecten/{zaakobject_uuid}")
+    async def zaakobject_read(zaakobject_uuid: str, request: Request) -> Response:
+        refused = denied(request)
+        if refused:
+            return refused
+        zaakobject = store(request).zaakobjecten_by_uuid.get(zaakobject_uuid)
+        return _json(zaakobject, ZAKEN_VERSION) if zaakobject else _not_found()
 
     @app.get("/catalogi/api/v1/zaaktypen")
     async def zaaktype_list(request: Request) -> Response:

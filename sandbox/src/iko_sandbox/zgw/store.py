@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from iko_sandbox.zgw.catalogi import Catalogi, load_catalogi
+from iko_sandbox.zgw.zaakobjecten import seed_zaakobjecten
 from iko_sandbox.zgw.zaken import Betrokkene, Zaak, all_betrokkenen, generate_zaken
 
 Json = dict[str, Any]
@@ -23,6 +24,8 @@ class ZgwStore:
     zaken: list[Zaak]
     zaken_by_uuid: dict[str, Zaak]
     statussen_by_uuid: dict[str, Json]
+    zaakobjecten: list[Json]
+    zaakobjecten_by_uuid: dict[str, Json]
 
 
 @lru_cache(maxsize=1)
@@ -34,9 +37,13 @@ def _betrokkenen() -> tuple[Betrokkene, ...]:
 def store_for(base: str, today: date) -> ZgwStore:
     catalogi = load_catalogi(base)
     zaken = [zaak for b in _betrokkenen() for zaak in generate_zaken(b, catalogi, base, today)]
+    zaken_by_uuid = {zaak.uuid: zaak for zaak in zaken}
+    zaakobjecten = seed_zaakobjecten(zaken_by_uuid, base)
     return ZgwStore(
         catalogi=catalogi,
         zaken=zaken,
-        zaken_by_uuid={zaak.uuid: zaak for zaak in zaken},
+        zaken_by_uuid=zaken_by_uuid,
         statussen_by_uuid={s["uuid"]: s for zaak in zaken for s in zaak.statussen},
+        zaakobjecten=zaakobjecten,
+        zaakobjecten_by_uuid={z["uuid"]: z for z in zaakobjecten},
     )

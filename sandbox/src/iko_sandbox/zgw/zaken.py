@@ -66,8 +66,14 @@ def test_companies() -> list[tuple[str, list[str]]]:
     return [(k, [v.vestigingsnummer for v in c.vestigingen][:5]) for k, c in companies.items() if k not in KVK_SKIPPED]
 
 
-def _uuid(*parts: str) -> str:
+def zgw_uuid(*parts: str) -> str:
+    """The uuid5 of ``parts``: the same resource has the same uuid in every run."""
     return str(uuid.uuid5(NAMESPACE, ":".join(parts)))
+
+
+def zaak_uuid_of(kind: str, identifier: str, index: int) -> str:
+    """The uuid of the ``index``-th zaak generated for a betrokkene (``kind`` as in ``Betrokkene``)."""
+    return zgw_uuid(kind, identifier, str(index))
 
 
 def _betrokkene_identificatie(betrokkene: Betrokkene) -> tuple[str, Json]:
@@ -112,7 +118,7 @@ def generate_zaken(betrokkene: Betrokkene, catalogi: Catalogi, base: str, today:
         # The first zaak of a demo identifier stays open so the demo always shows a running case.
         closed = rng.random() < 0.45 and not (index == 0 and betrokkene.identifier in ALWAYS_SOME)
         startdatum = today - timedelta(days=rng.randint(5, 1500))
-        zaak_uuid = _uuid(betrokkene.kind, betrokkene.identifier, str(index))
+        zaak_uuid = zaak_uuid_of(betrokkene.kind, betrokkene.identifier, index)
         url = f"{root}/zaken/{zaak_uuid}"
         statustypen = catalogi.statustypen_of(zaaktype["url"])
         reached = len(statustypen) if closed else rng.randint(1, max(1, len(statustypen) - 1))
@@ -120,7 +126,7 @@ def generate_zaken(betrokkene: Betrokkene, catalogi: Catalogi, base: str, today:
         moment = datetime.combine(startdatum, time(9, 0), tzinfo=UTC)
         for number, statustype in enumerate(statustypen[:reached]):
             moment += timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 7))
-            status_uuid = _uuid(zaak_uuid, "status", str(number))
+            status_uuid = zgw_uuid(zaak_uuid, "status", str(number))
             statussen.append(
                 {
                     "url": f"{root}/statussen/{status_uuid}",
@@ -137,7 +143,7 @@ def generate_zaken(betrokkene: Betrokkene, catalogi: Catalogi, base: str, today:
         einddatum = min(moment.date(), today) if closed else None
         betrokkene_type, identificatie = _betrokkene_identificatie(betrokkene)
         roltype = catalogi.roltype_of(zaaktype["url"], "initiator")
-        rol_uuid = _uuid(zaak_uuid, "rol", "initiator")
+        rol_uuid = zgw_uuid(zaak_uuid, "rol", "initiator")
         rol: Json = {
             "url": f"{root}/rollen/{rol_uuid}",
             "uuid": rol_uuid,

@@ -5,8 +5,8 @@ from iko_shared.sources import SourceEntry
 SOURCE = SourceEntry(
     name="zgw",
     connector_module="iko_zgw_connector",
-    identifier_types=frozenset({"bsn", "kvk"}),
-    operations=frozenset({"zaken"}),
+    identifier_types=frozenset({"bsn", "kvk", "adresseerbaarobject", "nummeraanduiding"}),
+    operations=frozenset({"zaken", "zaken_by_object"}),
     settings_class="iko_zgw_connector.source:ZgwSettings",
     source_class="iko_zgw_connector.source:ZgwSource",
     simulator_module="iko_sandbox.zgw",
