@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from iko_klantinteracties_connector.source import KlantinteractiesSettings
+from iko_sandbox.klantinteracties.app import DEFAULT_TOKEN
 from iko_shared.connector import SourceError
 from iko_shared.connector.urls import UrlGuard
 from iko_shared.contracts import FragmentProduced, Identifier
@@ -233,3 +234,10 @@ def test_the_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch):
     assert settings.token.get_secret_value() == "from-env"
     assert (settings.max_pages, settings.base_url) == (2, "http://127.0.0.1:8104")
     assert "from-env" not in repr(settings)
+
+
+def test_the_default_token_is_the_one_the_sandbox_accepts():
+    """Out of the box (``make up``) the connector and the simulator agree; any deployment sets its own."""
+    token = KlantinteractiesSettings().token
+    assert token is not None
+    assert token.get_secret_value() == DEFAULT_TOKEN

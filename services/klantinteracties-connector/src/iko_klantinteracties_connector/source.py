@@ -48,6 +48,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 OPERATION = "contactmomenten"
+SANDBOX_TOKEN = "iko-sandbox-klantinteracties-token"
 FILTER_PREFIX = "hadBetrokkene__wasPartij__partijIdentificator__"
 CODE_SOORT_OBJECT_ID = f"{FILTER_PREFIX}codeSoortObjectId"
 OBJECT_ID = f"{FILTER_PREFIX}objectId"
@@ -72,7 +73,9 @@ class KlantinteractiesSettings(SourceHttpSettings):
 
     base_url: str = "http://127.0.0.1:8104"
     api_path: str = "/klantinteracties/api/v1"
-    token: SecretStr | None = None
+    # The sandbox simulator's token (sandbox/README.md), so the stack works out of the box, as the BAG and Objecten
+    # connectors default to theirs; set IKO_KLANTINTERACTIES_TOKEN anywhere else.
+    token: SecretStr | None = SecretStr(SANDBOX_TOKEN)
     max_pages: int = 5
     expand: str = "hadBetrokkenen,gingOverOnderwerpobjecten"
 
