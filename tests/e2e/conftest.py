@@ -166,4 +166,4 @@ def simulators(stack: Stack) -> Iterator[dict[str, httpx.Client]]:
 
 
 # The production-mode stack (tests/e2e/production.py): imported last, as it builds on start_stack above.
-from tests.e2e.production import production_stack  # noqa: E402, F401
+from tests.e2e.production import audit, production_stack  # noqa: E402, F401

@@ -4,12 +4,17 @@ in-flight settings. One stack for the whole run (conftest imports the fixture), 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aio_pika
 import pytest
 import yaml
+from iko_shared.contracts import AuditRecorded
+from iko_shared.topology import Topology
 from iko_stack import Stack
 
 from tests.e2e.conftest import start_stack, stop_stack
@@ -23,6 +28,9 @@ KEYS = {
     "victim": ("key-victim", ["iko-persoon", "iko-bedrijf"]),
     "privacy": ("key-privacy-officer", ["iko-privacy"]),
     "portaal": ("key-burgerportaal", ["iko-portaal"]),
+    "contact": ("key-persoon-contactmomenten", ["iko-persoon", "iko-bedrijf", "iko-contactmomenten"]),
+    "adres": ("key-adres-only", ["iko-adres"]),
+    "adres-bewoners": ("key-adres-bewoners-zaken", ["iko-adres", "iko-persoon", "iko-zaken"]),
 }
 PURPOSE = {"x-doelbinding": "klantcontact", "x-verwerking": "Vraag burger"}
 
@@ -61,3 +69,29 @@ async def production_stack(
         yield stack
     finally:
         await stop_stack(stack, rabbitmq_url, redis_url)
+
+
+@pytest.fixture
+async def audit(production_stack, rabbitmq_url):
+    """The records published from now on (a tap on the audit exchange); ``read(n)`` waits for n (or the timeout)."""
+    connection = await aio_pika.connect(rabbitmq_url)
+    channel = await connection.channel()
+    # A tap of our own on the audit exchange: the audit service consumes the audit queue itself.
+    exchange = await channel.get_exchange(Topology(namespace=production_stack.namespace).audit.name)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="#")
+
+    async def read(count: int, timeout_s: float = 10.0) -> list[AuditRecorded]:
+        records: list[AuditRecorded] = []
+        end = time.monotonic() + timeout_s
+        while len(records) < count and time.monotonic() < end:
+            message = await queue.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            records.append(AuditRecorded.model_validate_json(message.body))
+            await message.ack()
+        return records
+
+    yield read
+    await connection.close()

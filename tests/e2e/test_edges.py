@@ -13,12 +13,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aio_pika
 import httpx
 import orjson
 import pytest
 from iko_shared.contracts import AuditRecorded
-from iko_shared.topology import Topology
 from iko_stack import Stack
 
 from tests.e2e.conftest import ISSUER
@@ -284,32 +282,6 @@ async def test_failed_authentication_is_limited_per_address_and_only_that_addres
 
 
 # --- 4 (above), 5. every subject audited ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def audit(production_stack, rabbitmq_url):
-    """The records published from now on (a tap on the audit exchange); ``read(n)`` waits for n (or the timeout)."""
-    connection = await aio_pika.connect(rabbitmq_url)
-    channel = await connection.channel()
-    # A tap of our own on the audit exchange: the audit service consumes the audit queue itself.
-    exchange = await channel.get_exchange(Topology(namespace=production_stack.namespace).audit.name)
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="#")
-
-    async def read(count: int, timeout_s: float = 10.0) -> list[AuditRecorded]:
-        records: list[AuditRecorded] = []
-        end = time.monotonic() + timeout_s
-        while len(records) < count and time.monotonic() < end:
-            message = await queue.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-                continue
-            records.append(AuditRecorded.model_validate_json(message.body))
-            await message.ack()
-        return records
-
-    yield read
-    await connection.close()
 
 
 def subjects(record: AuditRecorded) -> dict[str, set[str]]:
