@@ -6,7 +6,8 @@ Generates a working connector for a new source from the templates in ``tools/tem
   pyproject with the ``iko.sources`` entry point, ``registry.py`` (its ``SourceEntry``), ``source.py`` (settings
   ``IKO_<NAME>_BASE_URL`` / ``IKO_<NAME>_API_KEY`` and the adapter) and ``__main__.py``;
 - ``sandbox/src/iko_sandbox/<name>/``: a simulator with one canned record, behind the sandbox control layer;
-- ``tests/contract/cases/<name>.py``: its contract case, found by ``tests/contract/cases`` without a list edit;
+- ``tests/contract/cases/<name>.py``: its contract case, found by ``tests/contract/cases`` without a list edit
+  (with ``--existing-simulator``: against the simulator's ``create_app()``, assuming no auth scheme);
 - ``deploy/config/profiles/snippets/<name>.yaml.example``: how to add the source to a profile (printed too).
 
 The root pyproject's workspace takes ``services/*`` and ``scripts/bootstrap_venv.sh`` installs every one of them
@@ -56,6 +57,9 @@ FILES = {
     "contract_case.py.tmpl": "tests/contract/cases/{module}.py",
     "profile_snippet.yaml.tmpl": "deploy/config/profiles/snippets/{name}.yaml.example",
 }
+# With --existing-simulator: the simulator's auth scheme is its own, so the case uses its create_app() and the
+# settings' defaults instead of the generated simulator's API key.
+EXISTING_SIMULATOR_CASE = "contract_case_existing.py.tmpl"
 
 
 class NewConnectorError(ValueError):
@@ -101,7 +105,10 @@ class Plan:
         for template, target in FILES.items():
             if not self.with_simulator and template.startswith("sandbox/"):
                 continue
-            text = Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
+            source = (
+                EXISTING_SIMULATOR_CASE if not self.with_simulator and template == "contract_case.py.tmpl" else template
+            )
+            text = Template((TEMPLATES / source).read_text(encoding="utf-8")).substitute(values)
             rendered[root / target.format(**values)] = text
         return rendered
 

@@ -1,7 +1,8 @@
 """``make new-connector`` (``python -m tools.new_connector``): a generated connector works with no hand edit.
 
-The connector ``demo-bron`` is generated with ``--root`` into a temporary copy of what the generator and the
-contract suite need (the sandbox package's source, tests/contract, the root pyproject for the tools' config, the
+The connector ``demo-bron`` is generated with ``--root`` (``tests/scaffold_kit.py``, shared with the e2e test
+that runs a generated connector in the stack) into a temporary copy of what the generator and the contract suite
+need (the sandbox package's source, tests/contract, the root pyproject for the tools' config, the
 connectors' registry modules); the repository itself is never written to. Then, against the generated files:
 
 - lint and types: ``ruff check``, ``ruff format --check`` and ``mypy --strict`` pass, for demo-bron and for a
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +27,15 @@ import pytest
 import yaml
 from iko_shared.identifiers import IDENTIFIER_TYPES, identifier_problem
 
+from tests.scaffold_kit import BIN, IGNORE, REPO, copy_needed, generate, install, path_of, run
 from tools import new_connector
 from tools.new_connector import NewConnectorError, plan
 
-REPO = Path(__file__).resolve().parents[3]
 NAME = "demo-bron"
 SERVICE = f"services/{NAME}-connector"
 SIMULATOR = "sandbox/src/iko_sandbox/demo_bron"
 CASE = "tests/contract/cases/demo_bron.py"
 SNIPPET = f"deploy/config/profiles/snippets/{NAME}.yaml.example"
-BIN = Path(sys.executable).parent
 # The longest names the generator takes, and not a BSN: its templates stay within ruff's 120 columns.
 LONGEST = ("abcdefgh-ijklmno", "--identifier-type", "vestigingsnummer", "--operation", "opvragen_" + "x" * 15)
 LONG_SERVICE = "services/abcdefgh-ijklmno-connector"
@@ -44,7 +43,6 @@ LONG_FILES = (LONG_SERVICE, "sandbox/src/iko_sandbox/abcdefgh_ijklmno", "tests/c
 MYPY = (f"{SERVICE}/src", SIMULATOR, CASE, f"{LONG_SERVICE}/src", *LONG_FILES[1:])
 # Both generated cases run (the package discovers them); the longest one by a non-BSN identifier.
 CONTRACT = ("tests/contract/test_connector_contract.py", "-k", f"{NAME} or {LONGEST[0]}")
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 
 
 @dataclass(frozen=True)
@@ -53,48 +51,13 @@ class Generated:
     output: str
 
 
-def copy_needed(root: Path) -> None:
-    """What the generator reads and the contract suite runs on, without anything generated before."""
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(REPO / "sandbox/src/iko_sandbox", root / "sandbox/src/iko_sandbox", ignore=IGNORE)
-    (root / "tests").mkdir()
-    (root / "tests/__init__.py").write_text("")
-    shutil.copytree(REPO / "tests/contract", root / "tests/contract", ignore=IGNORE)
-    for registry in REPO.glob("services/*/src/*/registry.py"):
-        target = root / registry.relative_to(REPO)
-        target.parent.mkdir(parents=True)
-        shutil.copy(registry, target)
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     root = tmp_path_factory.mktemp("repo")
     copy_needed(root)
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.new_connector", NAME, "--root", str(root)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    longest = subprocess.run(
-        [sys.executable, "-m", "tools.new_connector", *LONGEST, "--root", str(root)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert longest.returncode == 0, longest.stderr
-    return Generated(root, done.stdout)
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
-    )
+    output = generate(root, NAME)
+    generate(root, *LONGEST)
+    return Generated(root, output)
 
 
 def test_generation_writes_the_connector_simulator_case_and_snippet_outside_the_repo(generated: Generated) -> None:
@@ -130,30 +93,16 @@ def test_generated_files_pass_ruff_and_mypy_strict(generated: Generated) -> None
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def to(target: Path) -> list[str]:
-    return ["--python", sys.executable, "--target", str(target), SERVICE]
-
-
 @pytest.fixture(scope="module")
 def installed(generated: Generated) -> Path:
     """The generated package installed non-editable (with its entry point) into a target directory."""
-    uv = shutil.which("uv") or shutil.which("uv", path=str(BIN))
-    if uv is None:
-        pytest.skip("uv is not installed")
-    target = generated.root / "site"
-    done = run(
-        [uv, "pip", "install", "--quiet", "--no-sources", "--no-deps", "--no-build-isolation", *to(target)],
-        generated.root,
-    )
-    assert done.returncode == 0, done.stderr
-    return target
+    return install(generated.root, SERVICE, generated.root / "site")
 
 
 def pythonpath(generated: Generated, installed: Path) -> str:
     # The copy's sandbox (with the generated simulators) before the venv's; demo-bron from its install only (the
     # longest from its source directory: no entry point of its own, so the registry does not see it).
-    paths = (installed, generated.root / "sandbox/src", generated.root / LONG_SERVICE / "src", generated.root)
-    return os.pathsep.join(str(path) for path in paths)
+    return path_of(installed, generated.root / "sandbox/src", generated.root / LONG_SERVICE / "src", generated.root)
 
 
 def test_the_registry_finds_the_installed_connector(generated: Generated, installed: Path) -> None:
@@ -180,6 +129,29 @@ def test_the_registry_finds_the_installed_connector(generated: Generated, instal
             PYTHONPATH=pythonpath(generated, installed),
         ).stdout
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="scripts/iko_stack.py Stack.service_env names the variable IKO_{src.upper()}_BASE_URL, "
+    "IKO_DEMO-BRON_BASE_URL for demo-bron, where its settings read IKO_DEMO_BRON_BASE_URL; when this passes, drop "
+    "the marker and give "
+    "tests/e2e/test_scaffold_in_stack.py a hyphenated name",
+)
+def test_the_stack_points_a_hyphenated_connector_at_its_simulator(generated: Generated, installed: Path) -> None:
+    """What the stack gives every process (``Stack.service_env``) is what the generated settings read."""
+    probe = (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'scripts')!r})\n"
+        "from iko_stack import Stack\n"
+        "from iko_shared.sources import load_object, source_entry\n"
+        "stack = Stack('probe', gateway_port=18080, sandbox_ports={'demo-bron': 18110})\n"
+        "os.environ.update(stack.service_env())\n"
+        "print(load_object(source_entry('demo-bron').settings_class)().base_url)\n"
+    )
+    done = run([sys.executable, "-c", probe], generated.root, PYTHONPATH=pythonpath(generated, installed))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "http://127.0.0.1:18110"
 
 
 def test_the_contract_suite_passes_against_the_generated_connector(generated: Generated, installed: Path) -> None:
@@ -242,3 +214,39 @@ def test_a_connector_for_a_simulator_that_exists_keeps_it_and_its_port(tmp_path:
     assert "services/bronx-connector/src/iko_bronx_connector/registry.py" in written
     with pytest.raises(NewConnectorError, match="no simulator"):
         plan("elders", tmp_path, existing_simulator=True)
+
+
+def test_the_case_for_an_existing_simulator_assumes_no_auth_scheme(tmp_path: Path) -> None:
+    """Generated beside the sandbox's Klantinteracties simulator (Token auth, ``create_klantinteracties_app(token=)``):
+    the case starts it as the sandbox does and gives the source only its base URL, so it imports, builds both and
+    type-checks without a hand edit; the generated simulator's X-Api-Key is nowhere in it."""
+    shutil.copytree(REPO / "sandbox/src/iko_sandbox", tmp_path / "sandbox/src/iko_sandbox", ignore=IGNORE)
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/__init__.py").write_text("")
+    shutil.copytree(REPO / "tests/contract", tmp_path / "tests/contract", ignore=IGNORE)
+    (tmp_path / "tests/contract/cases/klantinteracties.py").unlink()  # the real connector's case, not this one's
+    generate(tmp_path, "klantinteracties", "--existing-simulator", "--operation", "contactmomenten")
+    case = "tests/contract/cases/klantinteracties.py"
+    text = (tmp_path / case).read_text(encoding="utf-8")
+    assert "from iko_sandbox.klantinteracties.app import create_app" in text
+    for assumed in ("api_key", "API_KEY", "X-Api-Key", "SecretStr"):
+        assert assumed not in text, assumed
+    service = tmp_path / "services/klantinteracties-connector/src"
+    probe = (
+        "from tests.contract.cases.klantinteracties import CASE\n"
+        "source, settings = CASE.make_source('http://127.0.0.1:1')\n"
+        "print(type(CASE.make_simulator()).__name__, settings.base_url, settings.api_key, CASE.errors)\n"
+    )
+    done = run([sys.executable, "-c", probe], tmp_path, PYTHONPATH=path_of(service, tmp_path / "sandbox/src", tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "FastAPI http://127.0.0.1:1 None []"
+    for args in (["ruff", "check", case], ["ruff", "format", "--check", case]):
+        checked = run([str(BIN / args[0]), *args[1:]], tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    typed = run(
+        [str(BIN / "mypy"), "--strict", "--explicit-package-bases", "--cache-dir", str(tmp_path / ".mypy"), case],
+        tmp_path,
+        MYPYPATH=path_of(REPO / "shared/src", tmp_path / "sandbox/src", service, tmp_path),
+    )
+    assert typed.returncode == 0, typed.stdout + typed.stderr
