@@ -564,7 +564,8 @@ class Stack:
         }
         if cfg.sandbox:
             for src, url in cfg.sandbox_urls.items():
-                env[f"IKO_{src.upper()}_BASE_URL"] = url
+                # A settings prefix holds no hyphen: demo-bron reads IKO_DEMO_BRON_BASE_URL.
+                env[f"IKO_{src.upper().replace('-', '_')}_BASE_URL"] = url
         env.update(cfg.extra_env)
         return env
 

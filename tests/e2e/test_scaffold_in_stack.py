@@ -1,6 +1,6 @@
 """A connector from ``make new-connector`` runs in the registry-driven stack without a hand edit.
 
-A connector (``demobron``) is generated into a temporary copy outside the repository and installed non-editable
+A connector (``demo-bron``) is generated into a temporary copy outside the repository and installed non-editable
 into a target directory (``tests/scaffold_kit.py``, as the tooling test does), so only its ``iko.sources`` entry
 point tells the stack it exists. The stack is started as ``make up`` starts it: ``scripts/stack.py up`` in a
 process of its own whose ``PYTHONPATH`` holds the install and the copy's sandbox (with the generated simulator).
@@ -32,15 +32,14 @@ from tools.new_connector import TEST_VALUES
 
 pytestmark = pytest.mark.e2e
 
-# One word: a hyphenated name (demo-bron) does not reach its simulator yet, as the stack hands the connector
-# IKO_DEMO-BRON_BASE_URL where its settings read IKO_DEMO_BRON_BASE_URL (an xfail in the tooling test says so).
-NAME = "demobron"
+# Hyphenated: the stack must hand it IKO_DEMO_BRON_BASE_URL, the prefix its generated settings read.
+NAME = "demo-bron"
 SERVICE = f"services/{NAME}-connector"
 SNIPPET = f"deploy/config/profiles/snippets/{NAME}.yaml.example"
 PROFILE = f"scaffold-{NAME}"
 FOUND, UNKNOWN = TEST_VALUES["bsn"]
 # The generated simulator's canned record (tools/templates/connector/sandbox/app.py.tmpl).
-RECORD = {"identifier": {"type": "bsn", "value": FOUND}, "naam": "Testrecord Demobron", "status": "actief"}
+RECORD = {"identifier": {"type": "bsn", "value": FOUND}, "naam": "Testrecord Demo Bron", "status": "actief"}
 
 
 def profile_around(snippet: Path) -> dict[str, object]:

@@ -131,13 +131,6 @@ def test_the_registry_finds_the_installed_connector(generated: Generated, instal
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scripts/iko_stack.py Stack.service_env names the variable IKO_{src.upper()}_BASE_URL, "
-    "IKO_DEMO-BRON_BASE_URL for demo-bron, where its settings read IKO_DEMO_BRON_BASE_URL; when this passes, drop "
-    "the marker and give "
-    "tests/e2e/test_scaffold_in_stack.py a hyphenated name",
-)
 def test_the_stack_points_a_hyphenated_connector_at_its_simulator(generated: Generated, installed: Path) -> None:
     """What the stack gives every process (``Stack.service_env``) is what the generated settings read."""
     probe = (
