@@ -179,13 +179,13 @@ async def test_a_streamed_lookup_sends_every_fragment_before_the_answer(gateway)
 async def test_profile_endpoints_describe_profiles(gateway):
     profiles = (await gateway.get("/api/v1/profiles")).json()
     names = {p["name"] for p in profiles}
-    assert {"persoon", "bedrijf"} <= names
+    assert {"persoon", "bedrijf", "adres"} <= names
     persoon = (await gateway.get("/api/v1/profiles/persoon")).json()
-    assert persoon["relations"] == ["partners", "kinderen"]
+    assert persoon["relations"] == ["partners", "kinderen", "adres"]
     assert {s["action"] for s in persoon["searches"]} == {"bsn", "geslachtsnaam-geboortedatum", "postcode-huisnummer"}
     schema = await gateway.get("/api/v1/profiles/persoon/schema")
     assert schema.status_code == 200
     body = schema.json()
-    assert set(body["properties"]["sources"]["properties"]) == {"brp", "zgw"}
+    assert set(body["properties"]["sources"]["properties"]) == {"brp", "zgw", "contactmomenten"}
     assert any("partners" in pattern for pattern in body["properties"]["sources"]["patternProperties"])
     assert (await gateway.get("/api/v1/profiles/nobody/schema")).status_code == 404
