@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Sample lookups against a running IKO stack (``make up``), printed readably.
 
-1. a persoon (BSN) and a bedrijf (KVK number) lookup: both must come back complete, every source ok;
+1. a persoon (BSN) and a bedrijf (KVK number) lookup: both must come back complete, every source ok; the person's
+   contact moments (Klantinteracties) and BAG address, the company's contact moments;
+   then the object view: an ``adres`` lookup (BAG object and pand, residents, zaken, registrations), and the
+   address search that leads to it;
 2. a deadline: the BRP simulator is told to hang, a persoon lookup with ``timeout_ms`` 1000 must come
    back partial within about a second; the simulator's behaviour is reset afterwards, whatever happened;
 3. an inzage: who saw the demo's person, asked of the audit trail until the demo's own lookups are in it
@@ -148,6 +151,103 @@ def relations_demo(client: httpx.Client, gateway: str) -> list[str]:
     if not view.get("partners") or not kinderen:
         problems.append("the relations lookup found no partner or no children")
     return problems
+
+
+def contact_lines(view: Any) -> tuple[list[str], list[str]]:
+    """What a persoon or bedrijf view says of its contact moments and (persoon) BAG address, and what is missing."""
+    shown = view.get("view") if isinstance(view, dict) else None
+    if not isinstance(shown, dict):
+        return [], ["the answer has no view"]
+    lines, problems = [], []
+    contacts = shown.get("contactmomenten") or []
+    lines.append(f"   contactmomenten ({len(contacts)}):")
+    for contact in contacts[:3]:
+        lines.append(
+            f"     {contact.get('plaatsgevondenOp', '?')[:10]} {contact.get('kanaal')}: {contact.get('onderwerp')}"
+        )
+    if not contacts:
+        problems.append("no contact moments in the view")
+    if view.get("profile") == "persoon":
+        adres = shown.get("adres")
+        if not isinstance(adres, dict):
+            problems.append("no BAG address in the view")
+        else:
+            building = adres.get("adresseerbaarObject") or {}
+            pand = adres.get("pand") or {}
+            lines.append(
+                f"   adres (BAG): {adres.get('openbareRuimteNaam')} {adres.get('huisnummer')}, {adres.get('postcode')}"
+                f" {adres.get('woonplaatsNaam')}; {', '.join(building.get('gebruiksdoelen') or [])},"
+                f" {building.get('oppervlakte')} m2, bouwjaar {pand.get('oorspronkelijkBouwjaar')}"
+            )
+    return lines, problems
+
+
+def object_view_lines(shown: Any) -> tuple[list[str], list[str]]:
+    """What an adres view shows (object, residents, zaken, registrations), and what is missing."""
+    if not isinstance(shown, dict) or not isinstance(shown.get("adres"), dict):
+        return [], ["the adres view has no address"]
+    adres, building = shown["adres"], shown.get("object") or {}
+    lines = [
+        f"   adres: {adres.get('openbareRuimteNaam')} {adres.get('huisnummer')}, {adres.get('postcode')}"
+        f" {adres.get('woonplaatsNaam')}",
+        f"   object {building.get('identificatie')}: {', '.join(building.get('gebruiksdoelen') or [])},"
+        f" {building.get('oppervlakte')} m2; panden: "
+        + ", ".join(
+            f"{p.get('identificatie')} (bouwjaar {p.get('oorspronkelijkBouwjaar')})" for p in shown.get("panden") or []
+        ),
+    ]
+    residents = shown.get("bewoners") or []
+    lines.append(
+        f"   bewoners ({len(residents)}): "
+        + ", ".join(str((r.get("naam") or {}).get("volledigeNaam")) for r in residents)
+    )
+    zaken = shown.get("zaken") or []
+    lines.append(f"   zaken ({len(zaken)}):")
+    lines += [f"     {z.get('identificatie')}: {z.get('zaaktype_omschrijving')}" for z in zaken]
+    registrations = shown.get("registraties") or []
+    lines.append(f"   registraties ({len(registrations)}):")
+    for registration in registrations:
+        data = (registration.get("record") or {}).get("data") or {}
+        lines.append(
+            f"     {registration.get('objecttypeNaam')}: {data.get('toelichting') or data.get('vergunningnummer')}"
+        )
+    problems = [
+        f"the adres view has no {name}"
+        for name, found in (
+            ("object", building),
+            ("bewoners", residents),
+            ("zaken", zaken),
+            ("registraties", registrations),
+        )
+        if not found
+    ]
+    return lines, problems
+
+
+def object_view_demo(client: httpx.Client, gateway: str) -> list[str]:
+    """The object view: an address found by postcode and house number, then everything the sources know of it."""
+    heading("The object view: an address by postcode and house number, then its adres lookup")
+    url = f"{gateway}/api/v1/profiles/adres/searches"
+    # Boterdiep 31, Rotterdam: the demo person's address, with zaken about it and meldingen openbare ruimte.
+    body = {"action": "postcode-huisnummer", "filters": {"postcode": "3077AW", "huisnummer": 31}}
+    print(f"$ {curl_line(url, body)}")
+    response = client.post(url, json=body)
+    if not response.is_success:
+        return [f"adres search: HTTP {response.status_code} {response.text[:200]}"]
+    rows = response.json()["rows"]
+    for row in rows:
+        street = f"{row.get('straat')} {row.get('huisnummer')}"
+        print(f"   {row.get('nummeraanduiding')}  {street}, {row.get('postcode')} {row.get('woonplaats')}")
+    if not rows:
+        return ["the adres search found no address"]
+    view, _ = lookup(
+        client, gateway, "adres", {"identifier": {"type": "nummeraanduiding", "value": rows[0]["nummeraanduiding"]}}
+    )
+    problems = problems_with_view(view, "adres", expect_complete=True)
+    lines, missing = object_view_lines(view.get("view") if isinstance(view, dict) else None)
+    print(f"-> {summary(view)}")
+    print("\n".join(lines))
+    return [f"adres: {p}" for p in problems + missing]
 
 
 def search_demo(client: httpx.Client, gateway: str) -> list[str]:
@@ -338,10 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             view, _ = lookup(client, gateway, profile, body)
             problems = problems_with_view(view, profile, expect_complete=True)
             print(f"-> {summary(view)}" + ("" if not problems else "  NOT AS EXPECTED: " + "; ".join(problems)))
-            failures += [f"{profile}: {p}" for p in problems]
+            lines, missing = contact_lines(view)
+            print("\n".join(lines))
+            failures += [f"{profile}: {p}" for p in problems + missing]
             if profile == "persoon" and isinstance(view, dict) and view.get("request_id"):
                 persoon_ids.append(str(view["request_id"]))
 
+        failures += object_view_demo(client, gateway)
         failures += relations_demo(client, gateway)
         failures += search_demo(client, gateway)
 

@@ -126,3 +126,18 @@ def test_the_inzage_table_holds_this_runs_disclosures_and_counts_the_inzages() -
     assert what == "lookup persoon: brp RaadpleegMetBurgerservicenummer (2 fields), zgw zaken timeout"
     assert outcome == "complete"
     assert when.count(":") == 2
+
+
+def test_an_object_view_without_residents_or_zaken_is_reported() -> None:
+    shown = {"adres": {"postcode": "3077AW"}, "object": {"identificatie": "0599010000208579"}, "registraties": [{}]}
+    _, problems = demo.object_view_lines(shown)
+    assert problems == ["the adres view has no bewoners", "the adres view has no zaken"]
+    assert demo.object_view_lines(None)[1] == ["the adres view has no address"]
+
+
+def test_a_person_without_contact_moments_or_address_is_reported() -> None:
+    _, problems = demo.contact_lines({"profile": "persoon", "view": {"contactmomenten": []}})
+    assert problems == ["no contact moments in the view", "no BAG address in the view"]
+    lines, problems = demo.contact_lines({"profile": "bedrijf", "view": {"contactmomenten": [{"kanaal": "Brief"}]}})
+    assert problems == []
+    assert "Brief" in lines[1]
