@@ -136,7 +136,14 @@ async def test_id_in_the_path_as_older_valtimo_clients_send_it(gateway):
 async def test_schema_is_the_views_shape(gateway):
     response = await gateway.get("/aggregated-data-profiles/persoon/schema")
     assert response.status_code == 200, response.text
-    assert set(response.json()["properties"]) == {"persoon", "adres", "zaken", "contactmomenten", "partners", "kinderen"}
+    assert set(response.json()["properties"]) == {
+        "persoon",
+        "adres",
+        "zaken",
+        "contactmomenten",
+        "partners",
+        "kinderen",
+    }
 
 
 async def test_brp_search_endpoint(gateway):
