@@ -83,8 +83,8 @@ check-config: venv ## validate the profiles (IKO_PROFILES_DIR, default deploy/co
 	$(PY) -m iko_shared.profiles $(PROFILES)
 
 .PHONY: deploy-manifests
-deploy-manifests: venv ## render one Kubernetes Deployment per registered source (deploy/kubernetes/connectors.yaml)
-	$(PY) -m tools.render_connectors
+deploy-manifests: venv ## render the Kubernetes files made from the source registry and the profiles (tools/render_deploy.py)
+	$(PY) -m tools.render_deploy
 
 asyncapi: venv ## regenerate docs/asyncapi/iko.yaml from the FastStream apps (a test fails when it is stale)
 	$(PY) -m tools.asyncapi
