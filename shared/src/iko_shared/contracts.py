@@ -1,26 +1,51 @@
 """Message contracts: what travels between the gateway, the connectors and the assembler.
 
-Every message carries ``schema_version``; a consumer rejects a version it does not know rather than guess.
+Every message carries ``schema_version``; a consumer rejects a version it does not accept rather than guess.
+
+Rolling upgrades run old and new replicas side by side, so the contracts evolve by two rules:
+
+- a consumer ignores fields it does not know: adding an optional field is no break, and an older replica reads a
+  newer replica's message (``Contract`` ignores extra fields);
+- a change that breaks a contract (a field removed, renamed or retyped, a meaning changed) bumps
+  ``SCHEMA_VERSION``, and consumers keep accepting the previous version (``ACCEPTED_SCHEMA_VERSIONS``) for at least
+  one release, so that every replica is upgraded before the old version is dropped.
 Times are epoch seconds (float) where code computes with them, ISO 8601 where a person reads them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from iko_shared.identifiers import IdentifierType
 
-SCHEMA_VERSION: Literal[1] = 1
+# The version this build writes, and the versions it reads (the previous one too, after a breaking change).
+SCHEMA_VERSION = 1
+ACCEPTED_SCHEMA_VERSIONS = frozenset({1})
+
+
+def _accepted_version(version: int) -> int:
+    if version not in ACCEPTED_SCHEMA_VERSIONS:
+        accepted = ", ".join(str(v) for v in sorted(ACCEPTED_SCHEMA_VERSIONS))
+        raise ValueError(f"schema_version {version} is not accepted by this build (accepted: {accepted})")
+    return version
+
+
+SchemaVersion = Annotated[
+    int,
+    AfterValidator(_accepted_version),
+    WithJsonSchema({"type": "integer", "enum": sorted(ACCEPTED_SCHEMA_VERSIONS)}),
+]
 
 FragmentStatus = Literal["ok", "not_found", "error"]
 SourceStatus = Literal["ok", "not_found", "error", "timeout"]
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Fields a newer replica added are ignored, not refused: see the module's rules for rolling upgrades.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Identifier(Contract):
@@ -77,7 +102,7 @@ class RequestContext(Contract):
 
 
 class LookupRequested(Contract):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     profile: str
     # None for a search, whose criteria travel in the queries' params.
@@ -106,7 +131,7 @@ class FragmentError(Contract):
 
 
 class FragmentProduced(Contract):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     key: str
     source: str
@@ -142,7 +167,7 @@ class BranchResult(Contract):
 class FragmentForwarded(Contract):
     """A fragment as the assembler recorded it, for a gateway that streams the answer."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     key: str
     seq: int
@@ -152,7 +177,7 @@ class FragmentForwarded(Contract):
 
 
 class LookupCompleted(Contract):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     profile: str
     identifier: Identifier | None
@@ -193,7 +218,7 @@ class AuditRecorded(Contract):
     It says who looked up whom, why, and which sources and fields were disclosed; it never holds fetched data.
     """
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     event_id: str
     request_id: str
     kind: Literal["lookup", "search", "endpoint", "inzage"]
@@ -227,7 +252,7 @@ class AuditRecorded(Contract):
 class InzageRequested(Contract):
     """The gateway asks the audit service for every stored disclosure about one data subject (AVG art. 15)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     identifier: Identifier
     # 1-based; newest first.
@@ -268,7 +293,7 @@ class StoredDisclosure(Contract):
 
 
 class InzageAnswered(Contract):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     request_id: str
     identifier: Identifier
     page: int

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from iko_shared.contracts import Identifier
 from iko_shared.profiles import Profile
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +18,7 @@ from iko_gateway.access import may_receive
 from iko_gateway.audit import Auditor, StreamDisclosure
 from iko_gateway.auth.caller import Caller
 from iko_gateway.decisions import Ask, Stated
+from iko_gateway.inputs import IdentifierInput
 from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
@@ -46,7 +46,7 @@ class LookupBody(BaseModel):
         },
     )
 
-    identifier: Identifier
+    identifier: IdentifierInput
     timeout_ms: int | None = Field(None, gt=0, le=600_000, description="Capped by the profile's maximum.")
     doelbinding: str | None = Field(
         None, max_length=200, description="The purpose of this lookup (or the x-doelbinding header); required."

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
-from iko_shared.contracts import DisclosedSource, DisclosedSubject, Identifier, RequestContext
+from iko_shared.contracts import DisclosedSource, DisclosedSubject, RequestContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from iko_gateway.auth.caller import Caller
 from iko_gateway.decisions import Stated
+from iko_gateway.inputs import IdentifierInput
 from iko_gateway.inzage import StoreUnavailableError, citizen_view, officer_view
 from iko_gateway.lookups import NoAnswerError, PublishFailedError
 from iko_gateway.problems import problem
@@ -28,7 +29,7 @@ class InzageBody(BaseModel):
         json_schema_extra={"examples": [{"identifier": {"type": "bsn", "value": "999993653"}, "page": 1}]},
     )
 
-    identifier: Identifier
+    identifier: IdentifierInput
     page: int = Field(1, ge=1, le=10_000)
     page_size: int = Field(20, ge=1, le=200)
     doelbinding: str | None = Field(None, max_length=200, description="Default: inzageverzoek")
