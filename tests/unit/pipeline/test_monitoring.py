@@ -242,3 +242,18 @@ def test_every_dashboard_query_is_valid_promql(tmp_path):
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": recorded}]}), encoding="utf-8")
     result = run_promtool("check", "rules", str(rule_file))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def test_every_iko_series_in_the_list_is_one_the_services_registry_exports():
+    # The services' metric objects live in one registry; the broker's series are RabbitMQ's, not checked here.
+    metrics = pytest.importorskip("iko_shared.ops.metrics", reason="the services' metrics module is not installed")
+    registered = {
+        family.name + suffix
+        for family in metrics.REGISTRY.collect()
+        for suffix in SAMPLE_SUFFIXES.get(family.type, ("",))
+    }
+    listed = {name for name in exported() if name.startswith("iko_")}
+    assert listed <= registered, f"series.txt lists series no service exports: {listed - registered}"
