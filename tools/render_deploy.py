@@ -111,6 +111,8 @@ def connector_deployment(entry: SourceEntry) -> dict[str, Any]:
                                 {"secretRef": {"name": "iko-broker"}},
                             ],
                             "ports": [{"name": "ops", "containerPort": OPS_PORT}],
+                            # Up to a minute to start (imports, the broker connection) before liveness counts.
+                            "startupProbe": probe("/livez", "ops", 2, 30),
                             "livenessProbe": probe("/livez", "ops", 10, 3),
                             "readinessProbe": probe("/readyz", "ops", 5, 2),
                             "resources": {

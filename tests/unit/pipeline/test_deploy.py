@@ -233,6 +233,8 @@ def test_every_deployment_has_probes_resources_a_grace_period_and_runs_locked_do
         for container in spec["containers"]:
             assert "livenessProbe" in container, name
             assert "readinessProbe" in container, name
+            if component(deployment) in IKO_COMPONENTS:
+                assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"], name
         for container in containers(deployment):
             resources = container["resources"]
             assert {"cpu", "memory"} <= set(resources["requests"]), name
