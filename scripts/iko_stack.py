@@ -284,6 +284,8 @@ class ProcessRecord:
     start_ticks: int | None
     argv: tuple[str, ...]
     log: str
+    # The process's ops endpoint (IKO_OPS_PORT: /metrics, /livez, /readyz); None for the simulators.
+    ops_port: int | None = None
 
     @property
     def key(self) -> str:
@@ -297,6 +299,7 @@ class ProcessRecord:
             "start_ticks": self.start_ticks,
             "argv": list(self.argv),
             "log": self.log,
+            "ops_port": self.ops_port,
         }
 
     @classmethod
@@ -309,6 +312,7 @@ class ProcessRecord:
             start_ticks=int(start) if start is not None else None,
             argv=tuple(str(a) for a in data.get("argv", [])),
             log=str(data.get("log", "")),
+            ops_port=int(data["ops_port"]) if data.get("ops_port") is not None else None,
         )
 
 
@@ -504,6 +508,8 @@ class Stack:
         self._out = out
         self._records: dict[str, ProcessRecord] = {}
         self._popens: dict[str, subprocess.Popen[bytes]] = {}
+        # Ops port by process key, chosen free when the stack starts (every process has its own).
+        self._ops_ports: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, config: StackConfig, out: TextIO | None = None) -> Stack:
@@ -512,6 +518,7 @@ class Stack:
         stack._out = out
         stack._records = {}
         stack._popens = {}
+        stack._ops_ports = {}
         return stack
 
     # -- context manager: ``with Stack(...) as stack:`` starts and always stops -----------------------
@@ -540,6 +547,13 @@ class Stack:
     @property
     def state_file(self) -> Path:
         return self.config.state_file
+
+    @property
+    def ops_urls(self) -> dict[str, str]:
+        """``{"assembler-0": "http://127.0.0.1:<port>", ...}``: every service process's ops endpoint."""
+        if not self._ops_ports:
+            self.records()
+        return {key: f"http://127.0.0.1:{port}" for key, port in self._ops_ports.items()}
 
     def log_path(self, name: str, index: int = 0) -> Path:
         record = self._records.get(f"{name}-{index}")
@@ -587,7 +601,19 @@ class Stack:
             for i in range(cfg.connector_replicas):
                 specs.append(ProcessSpec(f"{source.name}-connector", i, source.connector_module, (), env))
         specs.append(ProcessSpec("gateway", 0, "iko_gateway", (), env, cfg.gateway_port))
-        return specs
+        return [self._with_ops_port(spec) for spec in specs]
+
+    def _with_ops_port(self, spec: ProcessSpec) -> ProcessSpec:
+        port = self._ops_ports.get(spec.key)
+        if port is None:
+            return spec
+        env = {**spec.env, "IKO_OPS_HOST": "127.0.0.1", "IKO_OPS_PORT": str(port)}
+        return ProcessSpec(spec.name, spec.index, spec.module, spec.args, env, spec.port)
+
+    def _choose_ops_ports(self) -> None:
+        """A free port for every service process (not the simulators), kept for restarts."""
+        keys = [s.key for s in self.specs() if not s.name.startswith("sandbox-")]
+        self._ops_ports = dict(zip(keys, free_ports(len(keys)), strict=True))
 
     def _spec(self, name: str, index: int) -> ProcessSpec:
         for spec in self.specs():
@@ -612,6 +638,7 @@ class Stack:
             "assemblers": cfg.assemblers,
             "connector_replicas": cfg.connector_replicas,
             "audit_replicas": cfg.audit_replicas,
+            "ops_ports": dict(self._ops_ports),
         }
         write_state(self.state_file, summary, list(self._records.values()))
 
@@ -620,6 +647,8 @@ class Stack:
         _, records = read_state(self.state_file)
         for record in records:
             self._records.setdefault(record.key, record)
+            if record.ops_port is not None:
+                self._ops_ports.setdefault(record.key, record.ops_port)
 
     def records(self) -> list[ProcessRecord]:
         if not self._records:
@@ -699,7 +728,10 @@ class Stack:
                 close_fds=True,
             )
         stat = proc_stat(popen.pid)
-        record = ProcessRecord(spec.name, spec.index, popen.pid, stat[1] if stat else None, tuple(argv), str(log_path))
+        ops_port = self._ops_ports.get(spec.key)
+        record = ProcessRecord(
+            spec.name, spec.index, popen.pid, stat[1] if stat else None, tuple(argv), str(log_path), ops_port
+        )
         self._popens[spec.key] = popen
         self._records[spec.key] = record
         self._save()
@@ -753,6 +785,7 @@ class Stack:
         deadline = started + self.config.ready_timeout
         try:
             self._check_free_ports()
+            self._choose_ops_ports()
             self.provision(deadline - time.monotonic())
             specs = self.specs()
             sims = [s for s in specs if s.name.startswith("sandbox-")]
@@ -828,6 +861,7 @@ class Stack:
             raise StackError("could not stop: " + ", ".join(f"{r.key} (pid {r.pid})" for r in still))
         self._records.clear()
         self._popens.clear()
+        self._ops_ports.clear()
         with contextlib.suppress(FileNotFoundError):
             self.state_file.unlink()
         return targets
@@ -1001,7 +1035,8 @@ def _cmd_status(stack: Stack, out: TextIO) -> int:
     print(f"stack {stack.namespace}:", file=out)
     for st in statuses:
         state = "running" if st.alive else "DEAD"
-        print(f"  {st.key:<18} pid {st.pid:<8} {state:<8} {st.log}", file=out)
+        ops = stack.ops_urls.get(st.key)
+        print(f"  {st.key:<18} pid {st.pid:<8} {state:<8} {st.log}" + (f"  ops {ops}" if ops else ""), file=out)
     ready = http_status(f"{gateway_url}/readyz")
     print(f"  gateway {gateway_url}/readyz -> {ready if ready is not None else 'no answer'}", file=out)
     return 0 if all(st.alive for st in statuses) and ready == 200 else 1

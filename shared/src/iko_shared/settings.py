@@ -29,6 +29,15 @@ class CommonSettings(BaseSettings):
     # Redis data of a request lives at most this long past its deadline, whatever happens to the assembler.
     retention_grace_s: float = 30.0
     delivery_limit: int = 5
+    # The ops endpoint of every process: /metrics, and /livez /readyz (the gateway keeps its probes on its API
+    # port). One port per process; the public Service does not expose it.
+    ops_host: str = "0.0.0.0"
+    ops_port: int = 9464
+    metrics_enabled: bool = True
+    # The consumer watchdog: how often it checks that every subscribed queue has its consumer, and how long one
+    # may stay lost (with the broker connection up) before the process reports not-live.
+    watchdog_interval_s: float = 5.0
+    watchdog_grace_s: float = 30.0
 
 
 class ProfileSettings(BaseSettings):

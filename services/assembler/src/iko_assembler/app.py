@@ -17,6 +17,8 @@ from faststream.rabbit import Channel, RabbitBroker
 from iko_shared.broker import ExchangePublisher, contract_decoder, declare_dead_letter_path, make_broker, make_topology
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
+from iko_shared.ops import metrics
+from iko_shared.ops.service import attach_ops
 from iko_shared.redis_client import make_redis
 from iko_shared.serialization import dump_model
 from iko_shared.settings import CommonSettings
@@ -75,6 +77,8 @@ class Sweeper:
             try:
                 result = await self._store.sweep()
                 for closed in result.closed:
+                    if closed.closed_by == "deadline" and not closed.redelivery:
+                        metrics.deadline_fired()
                     await self._publish(closed)
             except Exception:
                 log.exception("sweep.failed")
@@ -169,9 +173,15 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
     async def on_fragment(fragment: FragmentProduced) -> None:
         outcome = await coordinator.on_fragment(fragment)
         if outcome in ("late", "duplicate", "unexpected"):
+            metrics.fragment_dropped(outcome)
             log.info("fragment.dropped", request_id=fragment.request_id, key=fragment.key, outcome=outcome)
 
     app = FastStream(broker, logger=None)
+
+    async def redis_probe() -> None:
+        await redis.ping()
+
+    attach_ops(app, broker, settings, service="assembler", kind="assembler", probes={"redis": redis_probe})
 
     @app.after_startup
     async def _start() -> None:

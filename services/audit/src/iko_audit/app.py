@@ -28,6 +28,7 @@ from iko_shared.broker import (
 )
 from iko_shared.contracts import AuditRecorded, InzageAnswered, InzageRequested
 from iko_shared.logging import get_logger
+from iko_shared.ops.service import attach_ops
 from iko_shared.serialization import dump_model
 from iko_shared.topology import MESSAGE_HEADER
 from pydantic import BaseModel, ValidationError
@@ -151,6 +152,10 @@ def build_audit_app(settings: AuditSettings | None = None) -> tuple[FastStream, 
         )
 
     app = FastStream(broker, logger=None)
+    # Not ready while PostgreSQL is unreachable: records wait safely in the queue (the holder keeps them), but the
+    # service cannot do its work, and a rollout must not proceed onto a broken store. Never not-live for it: the
+    # pool reconnects by itself.
+    attach_ops(app, broker, settings, service="audit", kind="audit", probes={"postgres": postgres_probe(settings)})
 
     @app.on_startup
     async def _open() -> None:
@@ -173,6 +178,17 @@ def build_audit_app(settings: AuditSettings | None = None) -> tuple[FastStream, 
         await store.close()
 
     return app, broker
+
+
+def postgres_probe(settings: AuditSettings) -> Any:
+    """A connection of its own (not the pool's: records held through an outage may hold every pooled one)."""
+    import psycopg
+
+    async def probe() -> None:
+        async with await psycopg.AsyncConnection.connect(settings.audit_database_url, connect_timeout=2) as conn:
+            await conn.execute("SELECT 1")
+
+    return probe
 
 
 async def answer_inzage(store: AuditStore, request: InzageRequested) -> InzageAnswered | None:

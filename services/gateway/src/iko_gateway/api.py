@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from iko_shared.ops import metrics
 from iko_shared.profiles import Profile
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,7 +140,13 @@ def _sse(event: str, data: bytes) -> bytes:
 async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Request, caller: CallerDep) -> Response:
     service = service_of(request)
     stated = Stated.of(body.doelbinding, body.verwerking, request.headers)
-    ask = decider_of(request).lookup(caller, profile, body.identifier, body.timeout_ms, stated)
+    decider = decider_of(request)
+    try:
+        ask = decider.lookup(caller, profile, body.identifier, body.timeout_ms, stated)
+    except Exception:
+        # Only a configured profile's name is a label; whatever else was asked for is "unknown".
+        metrics.lookup_refused(profile if decider.profiles.get(profile) is not None else "unknown")
+        raise
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
     auditor = auditor_of(request)

@@ -15,6 +15,9 @@ from faststream.rabbit import RabbitBroker, RabbitMessage
 from iko_shared.broker import ExchangePublisher, make_broker, make_topology
 from iko_shared.contracts import AuditRecorded, InzageRequested, LookupRequested
 from iko_shared.logging import get_logger
+from iko_shared.ops import metrics
+from iko_shared.ops.server import OpsServer
+from iko_shared.ops.watchdog import watch_broker
 from iko_shared.profiles import ProfileCatalogue, load_profiles
 from iko_shared.redis_client import make_redis
 from iko_shared.topology import MESSAGE_HEADER
@@ -118,10 +121,25 @@ def create_app(
     # Built now, not at the first request: a bad keys file or auth setting stops the start, naming itself.
     authenticator = Authenticator(auth_settings or AuthSettings())
 
+    metrics.configure(enabled=settings.metrics_enabled)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = make_redis(settings.redis_url, max_connections=16)
         await broker.start()
+        # The reply queue's consumer, watched like every service's; /metrics on the ops port (the probes stay on
+        # the API port: /healthz and /readyz).
+        watchdog = watch_broker(
+            "gateway", broker, interval_s=settings.watchdog_interval_s, grace_s=settings.watchdog_grace_s
+        )
+        await watchdog.check_once()
+        watchdog.start()
+        app.state.watchdog = watchdog
+        ops_server = OpsServer(settings.ops_host, settings.ops_port, metrics_enabled=settings.metrics_enabled)
+        try:
+            await ops_server.start()
+        except OSError as exc:
+            log.error("ops.bind_failed", host=settings.ops_host, port=settings.ops_port, error=str(exc))
         audit = AuditPublisher(settings.rabbitmq_url, topology)
         await audit.start()
         queues = [q.name for q in topology.work_queues(catalogue.connectors())]
@@ -153,12 +171,14 @@ def create_app(
         try:
             yield
         finally:
+            await watchdog.stop()
             await broker.stop()
             await app.state.auditor.drain()
             await audit.close()
             await probe.close()
             await authenticator.aclose()
             await redis.aclose()
+            await ops_server.stop()
 
     app = FastAPI(
         title="IKO gateway",
@@ -199,9 +219,12 @@ def create_app(
         answer.headers.update(exc.headers or {})
         return answer
 
-    @app.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    @app.get("/healthz", summary="The process is alive (503 when its reply consumer is lost and not re-attached)")
+    async def healthz(request: Request) -> Response:
+        watchdog = getattr(request.app.state, "watchdog", None)
+        if watchdog is not None and not (report := watchdog.liveness()).ok:
+            return JSONResponse(report.body(), status_code=503)
+        return JSONResponse({"status": "alive"})
 
     @app.get("/readyz", summary="Broker and Redis reachable, every consumer attached")
     async def readyz(request: Request) -> Response:

@@ -26,6 +26,7 @@ from iko_shared.contracts import (
     SourceQuery,
 )
 from iko_shared.logging import get_logger
+from iko_shared.ops import metrics
 from iko_shared.profiles import SearchAction, run_jq
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
@@ -267,6 +268,7 @@ class AuditPublisher:
                 timeout=self._timeout,
             )
         except Exception as exc:
+            metrics.audit_publish_failed()
             log.error("audit.unavailable", request_id=record.request_id, error=type(exc).__name__)
             raise AuditUnavailableError from exc
 

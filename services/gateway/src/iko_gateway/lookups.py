@@ -12,6 +12,7 @@ import orjson
 from iko_shared.broker import ExchangePublisher
 from iko_shared.contracts import LookupRequested
 from iko_shared.logging import get_logger
+from iko_shared.ops import metrics
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
@@ -95,6 +96,15 @@ class InOrder:
         return released
 
 
+def answer_outcome(raw: bytes) -> metrics.LookupOutcome:
+    """An assembled answer's status as a metric outcome (``complete`` or ``partial``)."""
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "error"
+    return metrics.outcome_of(answer.get("status") if isinstance(answer, dict) else None)
+
+
 class LookupService:
     def __init__(
         self,
@@ -140,10 +150,16 @@ class LookupService:
         """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``)."""
         message = self._message(ask, request_id or str(uuid.uuid4()), stream=False)
         waiter = self._waiter.expect(message.request_id)
+        outcome: metrics.LookupOutcome = "error"
+        started = time.perf_counter()
+        metrics.lookup_started()
         try:
             await self._publish(message)
-            return await self._wait(waiter, message)
+            raw = await self._wait(waiter, message)
+            outcome = answer_outcome(raw)
+            return raw
         finally:
+            metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
             self._waiter.discard(message.request_id)
 
     async def ask_json(self, ask: Ask, request_id: str | None = None) -> dict[str, object]:
@@ -158,6 +174,9 @@ class LookupService:
         waiter = self._waiter.expect(message.request_id, stream=True)
         assert waiter.fragments is not None
         ordered = InOrder()
+        outcome: metrics.LookupOutcome = "error"
+        started = time.perf_counter()
+        metrics.lookup_started()
         try:
             await self._publish(message)
             view_task = asyncio.ensure_future(self._wait(waiter, message))
@@ -175,11 +194,13 @@ class LookupService:
                     view = view_task.result()
                     for body in ordered.flush(view):
                         yield "fragment", body
+                    outcome = answer_outcome(view)
                     yield "view", view
                     return
             finally:
                 view_task.cancel()
         finally:
+            metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
             self._waiter.discard(message.request_id)
 
     async def _wait(self, waiter: Waiter, message: LookupRequested) -> bytes:

@@ -30,6 +30,8 @@ from iko_shared.connector.resilience import FETCH_CALLERS, FETCH_DEADLINE, Retry
 from iko_shared.connector.source import FetchContext, Source
 from iko_shared.contracts import FragmentProduced, LookupRequested, SourceQuery
 from iko_shared.logging import get_logger
+from iko_shared.ops import metrics
+from iko_shared.ops.service import attach_ops
 from iko_shared.settings import CommonSettings
 
 log = get_logger()
@@ -100,11 +102,16 @@ class ConnectorRuntime:
         ctx = FetchContext(client=self.client, query=query, request=request, timeout=remaining)
         token = FETCH_DEADLINE.set(request.deadline)
         callers = FETCH_CALLERS.set(frozenset({request.context.caller}))
+        started = time.perf_counter()
         try:
             fragment = await fetch_fragment(self.source, ctx)
         finally:
             FETCH_CALLERS.reset(callers)
             FETCH_DEADLINE.reset(token)
+        timed_out = fragment.error is not None and fragment.error.code == "timeout"
+        metrics.source_fetched(
+            self.source.name, "timeout" if timed_out else fragment.status, time.perf_counter() - started
+        )
         if fragment.deadline <= self._clock():
             self.expired += 1
             log.info("fragment.after_deadline", key=query.key, status=fragment.status)
@@ -152,6 +159,7 @@ def build_connector_app(
             structlog.contextvars.unbind_contextvars("request_id")
 
     app = FastStream(broker, logger=None)
+    attach_ops(app, broker, settings, service=f"{source.name}-connector", kind="connector")
 
     @app.on_startup
     async def _start() -> None:
@@ -163,7 +171,9 @@ def build_connector_app(
                 persist=True,
             )
 
-        client = make_client(http_settings, source.name, settings.retry_policy(), settings.breaker())
+        breaker = settings.breaker()
+        client = make_client(http_settings, source.name, settings.retry_policy(), breaker)
+        metrics.watch_circuit(source.name, breaker)
         state["runtime"] = ConnectorRuntime(source, client, publish)
 
     @app.after_startup
