@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -172,3 +173,25 @@ def test_the_setting_switches_metrics_off(monkeypatch):
     assert settings.ops_port == 19464
     assert CommonSettings.model_fields["ops_port"].default == 9464
     assert CommonSettings.model_fields["ops_host"].default == "0.0.0.0"
+
+
+def test_every_iko_series_the_dashboard_may_use_is_exported_with_its_labels():
+    """deploy/monitoring/series.txt lists what the dashboard and alert rules use: the services must export it."""
+    listed = Path(__file__).resolve().parents[3] / "deploy" / "monitoring" / "series.txt"
+    if not listed.exists():
+        pytest.skip("no series list in this tree")
+    # One sample of every labelled series, so each appears.
+    metrics.lookup_finished("t-list", "complete", 0.1)
+    metrics.source_fetched("t-list", "ok", 0.1)
+    metrics.circuit_state("t-list", "closed")
+    metrics.consumers_attached("t-list", [("q", 1)])
+    exported: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        for s in family.samples:
+            exported.setdefault(s.name, set()).update(s.labels)
+    for line in listed.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("iko_"):
+            continue
+        name, _, labels = line.partition(" ")
+        assert name in exported, f"{name} is listed but not exported"
+        assert set(filter(None, labels.split(","))) == exported[name], name
