@@ -13,6 +13,7 @@ from faststream import BaseMiddleware, FastStream
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
 from pydantic import BaseModel, ValidationError
 
+from iko_shared import tracing
 from iko_shared.logging import get_logger
 from iko_shared.settings import CommonSettings
 from iko_shared.topology import Topology
@@ -49,16 +50,18 @@ class LogFailures(BaseMiddleware):
             raise
 
 
-def make_broker(settings: CommonSettings, *, description: str = "") -> RabbitBroker:
+def make_broker(settings: CommonSettings, *, description: str = "", service: str = "") -> RabbitBroker:
     # No FastDepends (apply_types=False): each subscriber has a decoder (``contract_decoder``) that validates the
     # body straight into its contract, and the handler gets that; FastDepends' per-message resolution cost more
     # than the handlers' own Python on the assembler's hot path (py-spy).
+    # Every service builds its broker here: the one place tracing is set up (OTEL_* variables; off without them).
+    tracing.configure(service or "-".join(description.lower().split()) or "iko")
     return RabbitBroker(
         settings.rabbitmq_url,
         logger=None,
         description=description or None,
         graceful_timeout=10.0,
-        middlewares=[LogFailures],
+        middlewares=[*tracing.broker_middlewares(), LogFailures],
         apply_types=False,
     )
 
@@ -107,9 +110,23 @@ class ExchangePublisher:
         if self._exchange is None:
             # Declared by the topology already; this only fetches FastStream's cached exchange object.
             self._exchange = await self._broker.declare_exchange(self._spec)
+        headers = dict(headers or {})
+        with tracing.publish_span(self._spec.name or routing_key, headers):
+            await self._publish(body, routing_key, headers, correlation_id, persist, mandatory)
+
+    async def _publish(
+        self,
+        body: bytes,
+        routing_key: str,
+        headers: dict[str, Any],
+        correlation_id: str | None,
+        persist: bool,
+        mandatory: bool,
+    ) -> None:
+        assert self._exchange is not None
         message = aio_pika.Message(
             body,
-            headers=headers,
+            headers=headers or None,
             content_type="application/json",
             correlation_id=correlation_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT if persist else None,

@@ -14,6 +14,7 @@ import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
+from iko_shared import tracing
 from iko_shared.broker import ExchangePublisher, contract_decoder, declare_dead_letter_path, make_broker, make_topology
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
 from iko_shared.logging import get_logger
@@ -79,7 +80,9 @@ class Sweeper:
                 for closed in result.closed:
                     if closed.closed_by == "deadline" and not closed.redelivery:
                         metrics.deadline_fired()
-                    await self._publish(closed)
+                    # The answer a sweep publishes belongs to the lookup's trace, not to a trace of its own.
+                    with tracing.resumed(closed.meta.get("traceparent"), "deadline sweep", closed_by=closed.closed_by):
+                        await self._publish(closed)
             except Exception:
                 log.exception("sweep.failed")
                 await asyncio.sleep(self._max_interval)

@@ -7,6 +7,7 @@ from importlib.resources import files
 from typing import Any
 
 import orjson
+from iko_shared import tracing
 from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested
 from redis.asyncio import Redis
 
@@ -145,6 +146,8 @@ def request_meta(request: LookupRequested) -> dict[str, Any]:
         "context": request.context.model_dump(),
         "relations": [r.model_dump() for r in request.relations],
         "transform": request.transform,
+        # The request's trace (when tracing is on): a deadline sweep, which no message starts, resumes it.
+        "traceparent": tracing.current_traceparent(),
     }
 
 

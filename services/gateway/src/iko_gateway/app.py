@@ -21,6 +21,7 @@ from iko_shared.ops.watchdog import watch_broker
 from iko_shared.profiles import ProfileCatalogue, load_profiles
 from iko_shared.redis_client import make_redis
 from iko_shared.topology import MESSAGE_HEADER
+from iko_shared.tracing import RequestSpans
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iko_gateway.api import router
@@ -188,6 +189,9 @@ def create_app(
         # No redirect for a trailing slash: Starlette's would be answered before authentication and build its
         # Location from the Host header. A path with a slash it does not have is a 404.
         redirect_slashes=False,
+        # FastAPI's own telemetry records url.path and url.query (the compatible API's carry BSNs) and exception
+        # messages: off. The request span is iko_shared.tracing.RequestSpans', named by the route template.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.decider = AccessDecider(
         catalogue,
@@ -203,6 +207,8 @@ def create_app(
     app.include_router(inzage_router)
     install_security(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway_max_body_bytes)
+    # Outermost: the request span is the root of the lookup's trace (a no-op without an OTEL exporter).
+    app.add_middleware(RequestSpans)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.resilience import ResilientTransport, RetryPolicy
+from iko_shared.tracing import TracedTransport
 
 
 class SourceHttpSettings(BaseSettings):
@@ -88,8 +89,10 @@ def make_client(
 ) -> httpx.AsyncClient:
     """One pooled client per process (connection reuse is most of a fast fetch), with retries and a breaker."""
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
+    # The client span wraps each attempt, so a retried call shows as two HTTP spans under the connector's.
+    attempt = TracedTransport(inner or SourceTransport(verify=tls_context(settings), limits=limits), source)
     transport = ResilientTransport(
-        inner or SourceTransport(verify=tls_context(settings), limits=limits),
+        attempt,
         source,
         policy=policy,
         breaker=breaker,
