@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench import machine, processes, report
+from bench import machine, processes, report, tracing_cost
 from bench.scenarios import Plan, run_plan, systems_of
 from bench.system import Infra
 
@@ -62,6 +62,8 @@ async def main_async(args: argparse.Namespace) -> int:
     described = await machine.describe(infra.rabbitmq_url, infra.redis_url)
     results = await run_plan(infra, plan)
     results["machine"] = described
+    # In this process, after the runs: tracing is off here as it was in every service measured.
+    results["tracing_off"] = tracing_cost.tracing_off_cost()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
     json_path = args.results_dir / f"{stamp}.json"

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from bench import analysis, plots
+from bench import analysis, plots, tracing_cost
 
 NOTES_START = "<!-- notes -->"
 NOTES_END = "<!-- /notes -->"
@@ -277,6 +277,15 @@ def _kib(value: Any) -> str:
     return "—" if value is None else f"{value / 1024:.1f} KiB"
 
 
+def tracing_section(results: dict[str, Any]) -> str:
+    cost = results.get("tracing_off")
+    if not cost:
+        return "Not measured in this run (`python -m bench.tracing_cost` measures it alone)."
+    latency = _latencies(results)[0]
+    c32 = _closed(results, "pipeline", latency, 32) if "pipeline" in results.get("systems", {}) else None
+    return tracing_cost.tracing_off_section(cost, c32["cpu"]["system_ms_per_lookup"] if c32 else None)
+
+
 def info_section(results: dict[str, Any]) -> str:
     if "pipeline_info" not in results.get("systems", {}):
         return "Not measured in this run: every pipeline figure above is at `IKO_LOG_LEVEL=WARNING`."
@@ -463,6 +472,10 @@ def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: s
         "## Logging",
         "",
         info_section(results),
+        "",
+        "## Tracing off",
+        "",
+        tracing_section(results),
         "",
         "## Targets",
         "",

@@ -69,6 +69,7 @@ async def test_quick_run_of_floor_and_direct(rabbitmq_url: str, redis_url: str, 
         assert data["open"][0]["ok"] > 0
 
     results["machine"] = {"date": "test", "cores": 2}
+    results["tracing_off"] = {"publish_us": 1.25, "client_call_us": 0.5}
     doc = tmp_path / "docs" / "benchmarks.md"
     doc.parent.mkdir()
     doc.write_text("old\n<!-- notes -->\nkept by hand\n<!-- /notes -->\n", encoding="utf-8")
@@ -77,6 +78,8 @@ async def test_quick_run_of_floor_and_direct(rabbitmq_url: str, redis_url: str, 
     text = doc.read_text(encoding="utf-8")
     assert "## Targets" in text
     assert "kept by hand" in text
+    assert "## Tracing off" in text
+    assert "**1.25 µs per publish**" in text
     assert "floor (bare aio-pika + redis-py)" in text
     assert json.loads(json_path.read_text(encoding="utf-8"))["systems"]["floor"]
     assert list((tmp_path / "docs" / "benchmarks").glob("*.png"))
