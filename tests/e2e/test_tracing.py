@@ -62,6 +62,7 @@ async def traced_lookup(stack, receiver, profile: str, body: dict) -> tuple[Look
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=15, headers=DEV_HEADERS) as client:
         response = await client.post(f"/api/v1/profiles/{profile}/lookups", json=body)
     assert response.status_code == 200, response.text
+    assert "traceparent" not in response.text, "trace contexts stay out of the answer"
     view = LookupCompleted.model_validate_json(response.content)
     receiver.wait_for(lambda: {s.trace_id for s in roots(receiver)} - before)
     [trace_id] = {s.trace_id for s in roots(receiver)} - before
@@ -134,8 +135,14 @@ async def test_a_persoon_lookup_with_a_relation_is_one_trace_across_every_hop(tr
     assert view.branches, "the lookup followed a relation"
     followed = [s for s in connector_handling(spans, "bag") if index[s.parent_id].service == "iko-assembler"]
     assert followed, "the relation's follow-up did not reach the BAG connector within the trace"
-    # The answer goes back to the gateway in the same trace.
+    # The answer goes back to the gateway in the same trace, its span linked to every fragment's handling.
     assert any(s.service == "iko-assembler" and ".gateway.replies." in s.name for s in spans)
+    [answered] = [s for s in spans if s.service == "iko-assembler" and s.name == "lookup answered"]
+    fragment_handlings = {
+        (s.trace_id, s.span_id) for s in spans if s.service == "iko-assembler" and ".fragments." in s.name
+    }
+    assert len(answered.links) == len(view.sources)
+    assert set(answered.links) <= fragment_handlings
     assert_no_identifier(spans, PARTNERED, *(b.identifier.value for b in view.branches.values()))
 
 

@@ -178,6 +178,22 @@ def resumed(traceparent: str | None, name: str, **attributes: Any) -> Iterator[S
         yield span
 
 
+@contextmanager
+def answered(traceparents: list[str]) -> Iterator[None]:
+    """The span of a lookup's answer, linked to the handling of every fragment it combined (each fragment's
+    ``traceparent``, kept with it when it was recorded)."""
+    if not enabled():
+        yield
+        return
+    links = []
+    for traceparent in traceparents:
+        span_context = trace.get_current_span(propagate.extract({"traceparent": traceparent})).get_span_context()
+        if span_context.is_valid:
+            links.append(trace.Link(span_context))
+    with tracer().start_as_current_span("lookup answered", links=links, attributes={"iko.fragments": len(links)}):
+        yield
+
+
 class TracedTransport(httpx.AsyncBaseTransport):
     """An HTTP client span around each call to a source: method, host, port and status, never the URL (paths and
     queries carry identifiers at some sources)."""

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from iko_shared import tracing
 from iko_shared.contracts import (
     FragmentForwarded,
     FragmentProduced,
@@ -163,8 +164,11 @@ class Coordinator:
 
     async def publish(self, closed: ClosedRequest) -> None:
         self._known.forget(closed.request_id)
+        # Each fragment's trace context (kept when tracing is on) goes to the answer's span, never into the answer.
+        traced = [tp for f in closed.fragments.values() if (tp := f.pop("traceparent", None))]
         answer = compose_answer(closed)
-        await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
+        with tracing.answered(traced):
+            await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
         if self.finished is not None:
             self.finished(closed.request_id)
         else:

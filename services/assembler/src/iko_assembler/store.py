@@ -151,6 +151,16 @@ def request_meta(request: LookupRequested) -> dict[str, Any]:
     }
 
 
+def _stored(fragment: FragmentProduced) -> str:
+    """A fragment as the request keeps it: its result's fields, and, when tracing is on, the context of its
+    handling here, so that the answer's span can link to every fragment it combined."""
+    traceparent = tracing.current_traceparent()
+    if traceparent is None:
+        return fragment.model_dump_json(include=RESULT_FIELDS)
+    result = fragment.model_dump(mode="json", include=RESULT_FIELDS)
+    return orjson.dumps({**result, "traceparent": traceparent}).decode()
+
+
 class RedisAssemblerStore:
     def __init__(
         self,
@@ -216,7 +226,7 @@ class RedisAssemblerStore:
             "record",
             fragment.request_id,
             fragment.key,
-            fragment.model_dump_json(include=RESULT_FIELDS),
+            _stored(fragment),
             int(fragment.deadline * 1000),
             self._grace_ms,
             self._keep_ms,
