@@ -6,11 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+import aio_pika
 import httpx
 import pytest
+from iko_shared.contracts import FragmentProduced
 from iko_shared.sources import source_names
+from iko_shared.topology import Topology
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.lookup_driver import LookupDriver
 
 pytestmark = pytest.mark.e2e
 
@@ -176,3 +182,53 @@ async def test_every_probe_answers_200(gateway, stack):
                 assert all(v == "ok" for v in response.json()["checks"].values()), response.text
     assert (await gateway.get("/healthz")).status_code == 200
     assert (await gateway.get("/readyz")).status_code == 200
+
+
+async def test_late_and_duplicate_fragments_are_counted_as_such(stack, sandbox, rabbitmq_url):
+    """A copy of a fragment for a request still open is a duplicate; one for a request answered already is late."""
+    topology = Topology(namespace=stack.namespace)
+    assemblers = {k: u for k, u in stack.ops_urls.items() if k.startswith("assembler")}
+    async with httpx.AsyncClient(timeout=5) as client:
+        before = await scrape_all(client, assemblers)
+        # The BRP hangs, so the request stays open after the ZGW's fragment is in.
+        sandbox.put("/__sandbox__/behaviour", json={"mode": "hang"}).raise_for_status()
+        async with LookupDriver(rabbitmq_url, stack.namespace) as driver:
+            request_id = await driver.send(0, timeout_s=3.0)
+            connection = await aio_pika.connect(rabbitmq_url)
+            async with connection:
+                channel = await connection.channel(publisher_confirms=True)
+                exchange = await channel.get_exchange(topology.fragments.name)
+
+                async def copy_of_zgw() -> None:
+                    now = time.time()
+                    fragment = FragmentProduced(
+                        request_id=request_id,
+                        key="zgw",
+                        source="zgw",
+                        status="ok",
+                        data={"count": 0, "zaken": []},
+                        retrieved_at=datetime.now(UTC),
+                        duration_ms=1.0,
+                        deadline=now + 3.0,
+                    )
+                    message = aio_pika.Message(fragment.model_dump_json().encode(), content_type="application/json")
+                    await exchange.publish(message, routing_key=topology.fragment_routing_key)
+
+                # Two copies while the request is open: with the connector's own, two of the three are duplicates.
+                await copy_of_zgw()
+                await copy_of_zgw()
+                await driver.wait_for_all(timeout_s=10)
+                assert driver.views[request_id].completed_by == "deadline"
+                # One after the answer went out: late.
+                await copy_of_zgw()
+        sandbox.delete("/__sandbox__/behaviour").raise_for_status()
+
+        async def counted() -> None:
+            after = await scrape_all(client, assemblers)
+            duplicates = total(after, "", "iko_fragments_duplicate_total") - total(
+                before, "", "iko_fragments_duplicate_total"
+            )
+            late = total(after, "", "iko_fragments_late_total") - total(before, "", "iko_fragments_late_total")
+            assert (duplicates, late) == (2, 1)
+
+        await eventually(counted, timeout_s=10)
