@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import traceback
@@ -9,11 +10,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aio_pika
+import aiormq.abc
 from faststream import BaseMiddleware, FastStream
+from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
 from pydantic import BaseModel, ValidationError
 
 from iko_shared import tracing
+from iko_shared.failures import (
+    MAX_BODY_BYTES,
+    Backoff,
+    OutageLog,
+    PoisonMessageError,
+    UnroutableError,
+    body_deadline,
+    classify,
+    retry_transient,
+)
 from iko_shared.logging import get_logger
 from iko_shared.settings import CommonSettings
 from iko_shared.topology import Topology
@@ -34,20 +47,67 @@ def describe_failure(exc: BaseException) -> dict[str, Any]:
     return described
 
 
+# One warning when handlers start failing on something transient (Redis or the broker away), one info when they
+# succeed again: not a line per retry of every message in flight.
+HANDLER_OUTAGE = OutageLog("handler.dependency")
+
+
 class LogFailures(BaseMiddleware):
-    """FastStream's own logging is off (it would log payloads); a handler that fails must still be seen."""
+    """FastStream's own logging is off (it would log payloads); a handler that fails must still be seen.
+
+    And what a failure is worth (``failures.classify``): a transient one (Redis, a publish) is retried here, with
+    backoff, while the message's deadline allows, before the message is given back (a requeue counts against the
+    queue's delivery limit); poison (not the contract, too large) is rejected at once, to the dead-letter queue,
+    with one error line naming the queue and the message, never its body."""
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        backoff: Backoff | None = None
+        while True:
+            try:
+                result = await call_next(msg)
+            except Exception as exc:
+                kind = classify(exc)
+                if kind == "poison":
+                    log.error("message.poison", **self._names(msg), **describe_failure(exc))
+                    raise RejectMessage() from exc
+                if kind == "transient":
+                    if backoff is None:
+                        backoff = Backoff(body_deadline(msg.body) or time.time() + DEFAULT_HANDLER_BUDGET_S)
+                    delay = backoff.next_delay()
+                    if delay is not None:
+                        HANDLER_OUTAGE.failed(exc, queue=self._names(msg)["queue"])
+                        await asyncio.sleep(delay)
+                        continue
+                log.error(
+                    "message.failed",
+                    routing_key=getattr(getattr(msg, "raw_message", None), "routing_key", None),
+                    delivery=(getattr(msg, "headers", None) or {}).get("x-delivery-count"),
+                    **describe_failure(exc),
+                )
+                raise
+            if backoff is not None:
+                HANDLER_OUTAGE.recovered()
+            return result
+
+    def _names(self, msg: Any) -> dict[str, Any]:
+        """The queue and the message's ids (its AMQP message id, the request id it is correlated with)."""
+        queue = None
         try:
-            return await call_next(msg)
-        except Exception as exc:
-            log.error(
-                "message.failed",
-                routing_key=getattr(getattr(msg, "raw_message", None), "routing_key", None),
-                delivery=(getattr(msg, "headers", None) or {}).get("x-delivery-count"),
-                **describe_failure(exc),
-            )
-            raise
+            handler = self.context.get_local("handler_")
+            queue = getattr(getattr(handler, "queue", None), "name", None)
+        except Exception:
+            pass
+        raw = getattr(msg, "raw_message", None)
+        return {
+            "queue": queue,
+            "message_id": getattr(raw, "message_id", None),
+            "request_id": getattr(msg, "correlation_id", None) or None,
+            "size": len(getattr(msg, "body", b"") or b""),
+        }
+
+
+# A message without a deadline of its own (an audit record) is retried this long inside its handler.
+DEFAULT_HANDLER_BUDGET_S = 5.0
 
 
 def make_broker(settings: CommonSettings, *, description: str = "", service: str = "") -> RabbitBroker:
@@ -72,11 +132,14 @@ M = TypeVar("M", bound=BaseModel)
 def contract_decoder(model: type[M]) -> Callable[[RabbitMessage], Awaitable[M]]:
     """A subscriber's decoder: the body validated as ``model`` by pydantic's JSON parser, in one pass.
 
-    A body that is not the contract raises ``ValidationError`` inside the consume scope: ``LogFailures`` logs
-    where, and the subscriber's ack policy nacks it towards the dead-letter queue.
+    A body that is not the contract raises ``ValidationError`` (one over ``MAX_BODY_BYTES``
+    ``PoisonMessageError``, unparsed) inside the consume scope: ``LogFailures`` logs it and rejects it to the
+    dead-letter queue at once.
     """
 
     async def decode(message: RabbitMessage) -> M:
+        if len(message.body) > MAX_BODY_BYTES:
+            raise PoisonMessageError(f"body of {len(message.body)} bytes, over the limit of {MAX_BODY_BYTES}")
         return model.model_validate_json(message.body)
 
     return decode
@@ -105,14 +168,23 @@ class ExchangePublisher:
         correlation_id: str | None = None,
         persist: bool = False,
         mandatory: bool = True,
+        deadline: float | None = None,
     ) -> None:
-        """Returns once the broker confirmed the message (the broker's channel has publisher confirms)."""
+        """Returns once the broker confirmed the message (the broker's channel has publisher confirms).
+
+        ``mandatory``: a message no queue takes raises ``UnroutableError`` (FastStream's channel does not raise on
+        a return itself). A transient failure (unroutable, the channel away) is retried with backoff until
+        ``deadline`` (epoch seconds; default a few seconds), then raised."""
         if self._exchange is None:
             # Declared by the topology already; this only fetches FastStream's cached exchange object.
             self._exchange = await self._broker.declare_exchange(self._spec)
         headers = dict(headers or {})
         with tracing.publish_span(self._spec.name or routing_key, headers):
-            await self._publish(body, routing_key, headers, correlation_id, persist, mandatory)
+            await retry_transient(
+                lambda: self._publish(body, routing_key, headers, correlation_id, persist, mandatory),
+                deadline=deadline,
+                on_retry=lambda exc, delay: PUBLISH_OUTAGE.failed(exc, exchange=self._spec.name),
+            )
 
     async def _publish(
         self,
@@ -131,7 +203,15 @@ class ExchangePublisher:
             correlation_id=correlation_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT if persist else None,
         )
-        await self._exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
+        confirmed = await self._exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
+        if isinstance(confirmed, aiormq.abc.DeliveredMessage):
+            # A returned message (basic.return): on a channel with on_return_raises=False, that is the result.
+            raise UnroutableError(self._spec.name, routing_key)
+        PUBLISH_OUTAGE.recovered()
+
+
+# One warning when publishes start failing (unroutable, the channel away), one info when they go through again.
+PUBLISH_OUTAGE = OutageLog("publish")
 
 
 def make_topology(settings: CommonSettings) -> Topology:

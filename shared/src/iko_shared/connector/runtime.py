@@ -89,8 +89,14 @@ class ConnectorRuntime:
             # The exchange routes by source header; a request that reaches us anyway is not ours to answer.
             self.skipped += 1
             return []
-        fragments = await asyncio.gather(*(self._one(request, q) for q in queries))
-        return [f for f in fragments if f is not None]
+        # All or nothing: when one query fails (its publish above all), its siblings are cancelled rather than
+        # left running while the message goes back to be fetched again; the first failure is raised as it is.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._one(request, q)) for q in queries]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [f for t in tasks if (f := t.result()) is not None]
 
     async def _one(self, request: LookupRequested, query: SourceQuery) -> FragmentProduced | None:
         remaining = request.deadline - self._clock()
@@ -169,6 +175,7 @@ def build_connector_app(
                 routing_key=topology.fragment_routing_key,
                 correlation_id=fragment.request_id,
                 persist=True,
+                deadline=fragment.deadline,
             )
 
         breaker = settings.breaker()
