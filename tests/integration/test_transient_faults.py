@@ -180,3 +180,28 @@ async def test_poison_is_parked_at_once_and_the_consumer_goes_on(connector, chan
         assert line["queue"] == queue_name
         assert line["request_id"] == line["message_id"].replace("poison-", "req-")
         assert "x" * 100 not in str(line), "never the body"
+
+
+async def test_an_outbox_entry_whose_data_expired_unpublished_is_handed_back_as_dropped(namespace, redis_url):
+    """A closed request its publisher never published (its publishes blocked) and whose data expired at deadline +
+    grace is not removed from the outbox silently: the sweep says which, and the sweeper logs it."""
+    from iko_assembler.store import RedisAssemblerStore
+    from iko_shared.redis_client import make_redis
+
+    redis = make_redis(redis_url)
+    try:
+        store = RedisAssemblerStore(redis, namespace, grace_s=0.1, lease_s=0.3)
+        request = lookup(deadline_s=0.05)
+        await store.register(request)
+        await asyncio.sleep(0.1)
+        first = await store.sweep()
+        assert [c.request_id for c in first.closed] == [request.request_id]
+        assert first.dropped == ()
+        # Never published nor finished; its data expires (deadline + grace), then its lease.
+        await asyncio.sleep(0.5)
+        later = await store.sweep()
+        assert later.closed == []
+        assert later.dropped == (request.request_id,)
+        assert (await store.sweep()).dropped == ()
+    finally:
+        await redis.aclose()

@@ -15,8 +15,16 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from iko_shared import tracing
-from iko_shared.broker import ExchangePublisher, contract_decoder, declare_dead_letter_path, make_broker, make_topology
+from iko_shared.broker import (
+    ExchangePublisher,
+    contract_decoder,
+    declare_dead_letter_path,
+    make_broker,
+    make_topology,
+    run_service,
+)
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
+from iko_shared.failures import OutageLog, Throttled, classify
 from iko_shared.logging import get_logger
 from iko_shared.ops import metrics
 from iko_shared.ops.service import attach_ops
@@ -41,6 +49,11 @@ class AssemblerSettings(CommonSettings):
     assembler_publish_lease_s: float = 2.0
 
 
+# How long a reply's publish is retried when the channel is away (a module constant while settings.py has another
+# owner): a closed request that is not published meanwhile stays in the outbox and is republished after its lease.
+REPLY_RETRY_S = 1.0
+
+
 class Sweeper:
     """Fires deadlines and republishes abandoned results; wakes early when this replica learns of one."""
 
@@ -56,6 +69,8 @@ class Sweeper:
         self._wake = asyncio.Event()
         self._next_wake = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._outage = OutageLog("sweep.redis")
+        self._throttle = Throttled(every_s=5.0)
 
     def notice_deadline(self, deadline: float) -> None:
         if deadline < self._next_wake:
@@ -77,14 +92,24 @@ class Sweeper:
             self._next_wake = math.inf
             try:
                 result = await self._store.sweep()
+                self._outage.recovered()
+                for request_id in result.dropped:
+                    log.error("outbox.dropped", request_id=request_id, reason="unpublished past deadline + grace")
                 for closed in result.closed:
                     if closed.closed_by == "deadline" and not closed.redelivery:
                         metrics.deadline_fired()
                     # The answer a sweep publishes belongs to the lookup's trace, not to a trace of its own.
                     with tracing.resumed(closed.meta.get("traceparent"), "deadline sweep", closed_by=closed.closed_by):
                         await self._publish(closed)
-            except Exception:
-                log.exception("sweep.failed")
+                    # Each publish composes its answer (jq) on the loop: let the handlers in between, so that a
+                    # burst of closes does not hold up the other requests' fragments and deadlines.
+                    await asyncio.sleep(0)
+            except Exception as exc:
+                # Redis away: one warning per outage, one info when it is back, not a traceback every sweep.
+                if classify(exc) == "transient":
+                    self._outage.failed(exc)
+                elif self._throttle.allow():
+                    log.exception("sweep.failed", suppressed=self._throttle.take_suppressed())
                 await asyncio.sleep(self._max_interval)
                 continue
             if len(result.closed) >= 500:
@@ -131,7 +156,13 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         kind = "fragment" if isinstance(message, FragmentForwarded) else "view"
         body = dump_model(message) if isinstance(message, FragmentForwarded) else orjson.dumps(message)
         await replies.publish(
-            body, routing_key=reply_to, correlation_id=request_id, headers={MESSAGE_HEADER: kind}, mandatory=False
+            body,
+            routing_key=reply_to,
+            correlation_id=request_id,
+            headers={MESSAGE_HEADER: kind},
+            mandatory=False,
+            # Retried briefly only: the sweeper publishes one after another, and the outbox republishes later.
+            deadline=time.time() + REPLY_RETRY_S,
         )
 
     async def send_lookup(request: LookupRequested) -> None:
@@ -140,6 +171,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
             headers=dict(topology.followup_headers(sorted({q.source for q in request.queries}))),
             correlation_id=request.request_id,
             persist=True,
+            deadline=request.deadline,
         )
 
     finisher = Finisher(store.finish)
@@ -207,10 +239,10 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
 
 
 def main() -> None:
-    import uvloop
     from iko_shared.logging import configure_logging
 
     settings = AssemblerSettings()
     configure_logging("assembler", settings.log_level)
-    app, _ = build_assembler_app(settings)
-    uvloop.run(app.run())
+    # A failed start (RabbitMQ or Redis not there yet, replicas declaring a quorum queue at once) is retried with
+    # a fresh app after a pause, as the connectors' are.
+    run_service(lambda: build_assembler_app(settings)[0])

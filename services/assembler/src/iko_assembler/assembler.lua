@@ -192,7 +192,9 @@ elseif command == 'sweep' then
             redis.call('ZADD', outbox, now + lease, id)
             table.insert(out, {'redeliver', id, redis.call('HGETALL', key)})
         else
+            -- Its data expired (deadline + grace) before anybody published it: gone, and said so by the caller.
             redis.call('ZREM', outbox, id)
+            table.insert(out, {'dropped', id, {}})
         end
     end
     redis.call('ZREMRANGEBYSCORE', closed, '-inf', now)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from iko_shared.failures import OutageLog, Throttled, classify
 from iko_shared.logging import get_logger
 
 log = get_logger()
@@ -31,6 +32,8 @@ class Finisher:
         self._pending: list[str] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._outage = OutageLog("finish.redis")
+        self._throttle = Throttled(every_s=5.0)
 
     @property
     def pending(self) -> int:
@@ -59,11 +62,17 @@ class Finisher:
             self._wake.clear()
             try:
                 await self._flush()
-            except Exception:
-                # Redis is away: the ids stay pending (and in the outbox); try again shortly.
-                log.exception("finish.failed", pending=len(self._pending))
+            except Exception as exc:
+                # Redis is away: the ids stay pending (and in the outbox); try again shortly. One warning per
+                # outage (a bug: one traceback every few seconds at most), not one per try.
+                if classify(exc) == "transient":
+                    self._outage.failed(exc, pending=len(self._pending))
+                elif self._throttle.allow():
+                    log.exception("finish.failed", pending=len(self._pending))
                 await asyncio.sleep(self._retry_after_s)
                 self._wake.set()
+            else:
+                self._outage.recovered()
 
     async def _flush(self) -> None:
         while self._pending:

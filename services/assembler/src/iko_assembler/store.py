@@ -69,6 +69,8 @@ class SweepResult:
     # Redis time of the sweep and of the next due deadline or lease, in seconds; None when nothing is due.
     now: float
     next_due: float | None
+    # Closed requests whose data expired (deadline + grace) in the outbox before they were published: lost.
+    dropped: tuple[str, ...] = ()
 
 
 def _text(value: bytes | str) -> str:
@@ -261,10 +263,13 @@ class RedisAssemblerStore:
     async def sweep(self, limit: int = 500) -> SweepResult:
         now_ms, next_due, entries = await self._call(self.request_prefix, "sweep", limit, self._keep_ms, self._lease_ms)
         closed = [
-            _closed_from_fields(_text(rid), flat, redelivery=_text(kind) == "redeliver") for kind, rid, flat in entries
+            _closed_from_fields(_text(rid), flat, redelivery=_text(kind) == "redeliver")
+            for kind, rid, flat in entries
+            if _text(kind) != "dropped"
         ]
+        dropped = tuple(_text(rid) for kind, rid, _ in entries if _text(kind) == "dropped")
         due = float(next_due) / 1000 if next_due not in (b"", "") else None
-        return SweepResult(closed=closed, now=float(now_ms) / 1000, next_due=due)
+        return SweepResult(closed=closed, now=float(now_ms) / 1000, next_due=due, dropped=dropped)
 
     async def finish(self, *request_ids: str) -> None:
         """Forget requests whose results are published (their keys and outbox entries), in one call."""

@@ -8,6 +8,7 @@ that reaches no queue, or an exchange that is gone, fails the publish, and the g
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from iko_shared.contracts import (
     RelationPlan,
     SourceQuery,
 )
+from iko_shared.failures import Throttled
 from iko_shared.logging import get_logger
 from iko_shared.ops import metrics
 from iko_shared.profiles import SearchAction, run_jq
@@ -225,6 +227,13 @@ class StreamDisclosure:
         return group_subjects(self._fragments)
 
 
+# The start's retries (module constants while settings.py has another owner): about 20 s in all.
+START_ATTEMPTS = 10
+START_BASE_PAUSE_S = 0.2
+START_MAX_PAUSE_S = 4.0
+START_LOG_EVERY_S = 3.0
+
+
 class AuditPublisher:
     def __init__(self, rabbitmq_url: str, topology: Topology, timeout_s: float = 2.0) -> None:
         self._url = rabbitmq_url
@@ -234,8 +243,31 @@ class AuditPublisher:
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
 
-    async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self._url)
+    async def start(self, attempts: int = START_ATTEMPTS) -> None:
+        """Declare the audit exchange and queue; a refusal (RabbitMQ not up yet, or 3.10 refusing replicas that
+        declare one quorum queue at the same moment with INTERNAL_ERROR) is retried with a jittered backoff."""
+        throttle = Throttled(every_s=START_LOG_EVERY_S)
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._declare()
+                return
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                pause = min(START_MAX_PAUSE_S, START_BASE_PAUSE_S * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+                if throttle.allow():
+                    log.warning(
+                        "audit.start_failed",
+                        attempt=attempt,
+                        retry_in_s=round(pause, 2),
+                        error=type(exc).__name__,
+                        suppressed=throttle.take_suppressed(),
+                    )
+                await asyncio.sleep(pause)
+
+    async def _declare(self) -> None:
+        if self._connection is None or self._connection.is_closed:
+            self._connection = await aio_pika.connect_robust(self._url)
         channel = await self._open_channel()
         exchange = await channel.declare_exchange(self._topology.audit.name, aio_pika.ExchangeType.TOPIC, durable=True)
         # Declared by the audit service too: one place (the topology) says its arguments.
