@@ -9,11 +9,12 @@ cap is counted in memory, per gateway replica (see ``limits``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from iko_shared.failures import OutageLog, classify
 from iko_shared.logging import get_logger
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,7 @@ from iko_gateway.problems import PROBLEM_JSON, problem
 from iko_gateway.settings import GatewaySettings
 
 log = get_logger()
+T = TypeVar("T")
 
 
 # A slot frees up as soon as one of the caller's requests ends: soon, whatever it is waiting for.
@@ -43,6 +45,30 @@ class RateLimitedError(Exception):
         super().__init__("rate limited")
         self.retry_after_s = retry_after_s
         self.detail = detail
+
+
+class LimitsUnavailableError(Exception):
+    """The rate limits live in Redis, and Redis does not answer: refuse for now (503), never guess (no 500)."""
+
+
+# When to try again after Redis was away (a module constant while settings.py has another owner).
+LIMITS_RETRY_AFTER_S = 2
+
+# One warning when the limits' Redis goes away, one info when it answers again; not a line per request.
+LIMITS_OUTAGE = OutageLog("gateway.limits.redis")
+
+
+async def _limits(call: Awaitable[T]) -> T:
+    """A call to the limits' Redis: a transient failure (refused, reset, timed out) is LimitsUnavailableError."""
+    try:
+        result = await call
+    except Exception as exc:
+        if classify(exc) != "transient":
+            raise
+        LIMITS_OUTAGE.failed(exc)
+        raise LimitsUnavailableError from exc
+    LIMITS_OUTAGE.recovered()
+    return result
 
 
 class Security:
@@ -73,17 +99,17 @@ class Security:
         failures = self.auth_failures
         address = self._address_key(request) if failures is not None else None
         if failures is not None and address is not None:
-            retry_after_s = await failures.retry_after_s(address)
+            retry_after_s = await _limits(failures.retry_after_s(address))
             if retry_after_s:
                 raise RateLimitedError(retry_after_s, "too many failed authentication attempts; try again later")
         try:
             caller = await self.authenticator.authenticate(request.headers)
         except AuthError:
             if failures is not None and address is not None:
-                await failures.record_failure(address)
+                await _limits(failures.record_failure(address))
             raise
         if self.limiter is not None:
-            decision = await self.limiter.check(caller.rate_key)
+            decision = await _limits(self.limiter.check(caller.rate_key))
             if not decision.allowed:
                 raise RateLimitedError(decision.retry_after_s)
         return caller
@@ -156,7 +182,17 @@ def install_security(app: FastAPI) -> None:
             request, 503, "Not recorded, not disclosed", "the access could not be recorded, so nothing is disclosed"
         )
 
+    async def on_limits_unavailable(request: Request, exc: Exception) -> Response:
+        return error_answer(
+            request,
+            503,
+            "Service unavailable",
+            "the rate limits cannot be checked just now; try again shortly",
+            {"Retry-After": str(LIMITS_RETRY_AFTER_S)},
+        )
+
     app.add_exception_handler(AuthError, on_auth_error)
+    app.add_exception_handler(LimitsUnavailableError, on_limits_unavailable)
     app.add_exception_handler(RateLimitedError, on_rate_limited)
     app.add_exception_handler(AccessDeniedError, on_access_denied)
     app.add_exception_handler(AuditUnavailableError, on_audit_unavailable)
