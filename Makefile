@@ -30,7 +30,7 @@ STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
               $(STACK_ARGS)
 
-.PHONY: help venv services up down status demo test check lint typecheck fmt lock asyncapi check-config new-connector
+.PHONY: help venv services up down status demo test test-faults check lint typecheck fmt lock asyncapi check-config new-connector
 
 help: ## list the targets
 	@echo "IKO developer targets (GNU make):"
@@ -63,6 +63,10 @@ test: venv services lint typecheck ## lint, typecheck and run the whole test sui
 	@echo "pytest: $(PYTEST) -q $(PYTEST_ARGS)"
 	@rc=0; $(PYTEST) -q $(PYTEST_ARGS) || rc=$$?; echo $$rc > $(PYTEST_EXIT_FILE); \
 	  if [[ $$rc == 5 ]]; then echo "pytest: exit 5, NO TEST RAN (no test collected)"; fi; exit $$rc
+
+test-faults: venv services ## the fault suite: a 3-node RabbitMQ cluster behind HAProxy and Redis Sentinel, started and removed by it
+	@echo "pytest: $(PYTEST) -q tests/faults $(PYTEST_ARGS)"
+	@$(PYTEST) -q tests/faults $(PYTEST_ARGS)
 
 check: test ## alias of test
 

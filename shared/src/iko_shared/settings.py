@@ -23,6 +23,13 @@ class CommonSettings(BaseSettings):
 
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel: "host1:26379,host2:26379,..." (empty: connect to redis_url's host directly). With
+    # Sentinels set, the primary of `redis_sentinel_master` is asked of them and followed through a failover;
+    # redis_url then gives only the database number and the data nodes' user and password.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "iko"
+    # The Sentinels' own password (`requirepass` in sentinel.conf), when they have one.
+    redis_sentinel_password: str | None = None
     # Prefix of every exchange, queue and Redis key: lets a test run or a second stack share one broker.
     namespace: str = "iko"
     log_level: str = "INFO"
