@@ -171,3 +171,22 @@ async def test_requests_are_recorded_even_when_the_answer_is_an_error(kvk: httpx
     recorded = (await kvk.get("/__sandbox__/requests")).json()
 
     assert recorded[-1]["path"] == "/v1/basisprofielen/69599084"
+
+
+@pytest.mark.parametrize(
+    ("mode", "content_type", "is_json"),
+    [("garbage", "application/json", False), ("wrong_type", "text/html", False), ("broken", "application/json", True)],
+)
+async def test_the_misbehaviours_answer_200_with_what_the_api_never_sends(
+    simulator: tuple[str, httpx.AsyncClient], mode: str, content_type: str, is_json: bool
+) -> None:
+    name, client = simulator
+    (await client.put("/__sandbox__/behaviour", json={"mode": mode})).raise_for_status()
+    response = await call_api(name, client)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    if is_json:
+        assert isinstance(response.json(), list), "an array where every API answers an object"
+    else:
+        with pytest.raises(ValueError):
+            response.json()

@@ -12,6 +12,11 @@ class Mode(StrEnum):
     HANG = "hang"
     ERROR = "error"
     REFUSE = "refuse"
+    # Answers that are not what the API promises, each a 200: a body that is not JSON, a page of HTML (a proxy's
+    # error page), and JSON of the wrong shape (an array where the specification has an object).
+    GARBAGE = "garbage"
+    WRONG_TYPE = "wrong_type"
+    BROKEN = "broken"
 
 
 class Behaviour(BaseModel):

@@ -38,6 +38,14 @@ class ConnectionRefusedByBehaviourError(ConnectionResetError):
     """
 
 
+# The 200s that break the contract, by mode: (content type, body).
+MISBEHAVIOURS: dict[Mode, tuple[bytes, bytes]] = {
+    Mode.GARBAGE: (b"application/json", b'{"personen": [{"burgerservicenummer": '),
+    Mode.WRONG_TYPE: (b"text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    Mode.BROKEN: (b"application/json", b"[1, 2, 3]"),
+}
+
+
 def is_control_path(path: str) -> bool:
     return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
@@ -90,6 +98,11 @@ class BehaviourMiddleware:
             return
         if behaviour.mode is Mode.REFUSE:
             raise ConnectionRefusedByBehaviourError("sandbox behaviour 'refuse'")
+        if behaviour.mode in MISBEHAVIOURS:
+            content_type, answer_body = MISBEHAVIOURS[behaviour.mode]
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
+            await send({"type": "http.response.body", "body": answer_body})
+            return
 
         await self.app(scope, _replay(body, receive), send)
 

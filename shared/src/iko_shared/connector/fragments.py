@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -26,6 +27,9 @@ async def fetch_fragment(source: Source, ctx: FetchContext) -> FragmentProduced:
         result = FetchResult("error", None, "timeout", f"{source.name} did not answer in time")
     except httpx.TransportError as exc:
         result = FetchResult("error", None, "unreachable", f"{source.name} unreachable: {type(exc).__name__}")
+    except json.JSONDecodeError:
+        # A body that began as JSON and is not (cut off): the source's fault, not the adapter's.
+        result = FetchResult("error", None, "invalid_response", f"{source.name} answered with JSON that does not parse")
     except Exception as exc:  # a bug in an adapter still yields a fragment, never silence
         log.exception("fetch.failed", key=ctx.query.key)
         result = FetchResult("error", None, "internal_error", f"{type(exc).__name__} in the {source.name} connector")

@@ -13,6 +13,7 @@ from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iko_shared.connector.answers import AnswerCheck
 from iko_shared.connector.breaker import CircuitBreaker
 from iko_shared.connector.resilience import ResilientTransport, RetryPolicy
 from iko_shared.tracing import TracedTransport
@@ -90,7 +91,8 @@ def make_client(
     """One pooled client per process (connection reuse is most of a fast fetch), with retries and a breaker."""
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
     # The client span wraps each attempt, so a retried call shows as two HTTP spans under the connector's.
-    attempt = TracedTransport(inner or SourceTransport(verify=tls_context(settings), limits=limits), source)
+    checked = AnswerCheck(inner or SourceTransport(verify=tls_context(settings), limits=limits), source)
+    attempt = TracedTransport(checked, source)
     transport = ResilientTransport(
         attempt,
         source,

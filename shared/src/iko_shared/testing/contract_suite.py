@@ -30,6 +30,7 @@ from iko_shared.testing.contract_kit import (
 __all__ = [
     "harness",
     "test_5xx_is_retried_until_the_source_answers",
+    "test_a_200_that_breaks_the_api_is_an_error_never_an_answer",
     "test_a_bsn_travels_in_no_url_only_in_the_body",
     "test_a_caller_whose_input_makes_the_source_fail_cannot_open_the_circuit_for_the_others",
     "test_a_caller_with_short_deadlines_cannot_open_the_circuit_for_the_others",
@@ -119,6 +120,20 @@ async def test_source_failure_is_an_error_fragment_with_the_sources_own_answer(
     assert fragment.error is not None
     assert fragment.error.code != "internal_error"
     assert (fragment.error.details or {}).get("status") == 500
+
+
+@pytest.mark.parametrize("misbehaviour", ["garbage", "wrong_type", "broken"])
+async def test_a_200_that_breaks_the_api_is_an_error_never_an_answer(
+    harness: Harness, case: ConnectorCase, simulator: Simulator, misbehaviour: str
+) -> None:
+    """Not JSON, an HTML page, JSON of the wrong shape: an error fragment naming it, never ``ok`` or
+    ``not_found`` (which would tell the caller the source knows nothing), never a crash of the runtime."""
+    simulator.set_behaviour(misbehaviour)
+    fragment = await harness.run(case.happy)
+    assert fragment is not None
+    assert fragment.status == "error", f"{misbehaviour}: {fragment.status} {fragment.data!r}"
+    assert fragment.error is not None
+    assert fragment.error.code == "invalid_response", fragment.error
 
 
 async def test_refused_connections_are_an_unreachable_error(
