@@ -92,7 +92,7 @@ async def test_list_show_replay_drop(namespace, rabbitmq_url):
         assert listed["id"] == "poison-1"
         assert listed["reason"] == "rejected"
         assert listed["from_queue"] == work
-        assert await count(channel, dead) == 1, "list leaves the message where it is"
+        assert await until_count(channel, dead, 1) == 1, "list leaves the message where it is"
 
         code, [shown] = await command(namespace, rabbitmq_url, "show", "--queue", work, "--id", "poison-1")
         assert code == 0
@@ -106,13 +106,13 @@ async def test_list_show_replay_drop(namespace, rabbitmq_url):
 
         code, lines = await command(namespace, rabbitmq_url, "replay", "--id", "nope")
         assert code == 1
-        assert await count(channel, dead) == 1
+        assert await until_count(channel, dead, 1) == 1
         code, [replayed] = await command(namespace, rabbitmq_url, "replay", "--id", "poison-1")
         assert code == 0
         assert replayed["exchange"] == topology.lookups.name
         # Routed again by its headers, to the connector's work queue; gone from the dead-letter queue.
         assert await until_count(channel, work, 1) == 1
-        assert await count(channel, dead) == 0
+        assert await until_count(channel, dead, 0) == 0
 
         # Still poison: the connector parks it again at once.
         app = await start_connector()
@@ -136,8 +136,7 @@ async def test_list_show_replay_drop(namespace, rabbitmq_url):
         assert code == 2, "drop names what it drops"
         code, [dropped] = await command(namespace, rabbitmq_url, "drop", "--id", "poison-1")
         assert dropped == {"dropped": "poison-1", "queue": dead}
-        await asyncio.sleep(0.1)
-        assert await count(channel, dead) == 0
+        assert await until_count(channel, dead, 0) == 0
         assert await count(channel, work) == 0
     finally:
         await connection.close()

@@ -223,6 +223,8 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         for h in held:
             if not h.message.processed:
                 await h.message.nack(requeue=True)
+        # Closed before the command returns: the broker has taken the messages back when it answers the close.
+        await holding.close()
     finally:
         await connection.close()
     return 0
