@@ -96,6 +96,8 @@ class StackConfig:
     assemblers: int = 1
     connector_replicas: int = 1
     audit_replicas: int = 1
+    # Gateway replicas: replica i listens on gateway_port + i, each with its own reply queue.
+    gateways: int = 1
     gateway_host: str = DEFAULT_GATEWAY_HOST
     gateway_port: int = DEFAULT_GATEWAY_PORT
     # Simulator port by source name; a source not named gets its registry default (see sandbox_port_map).
@@ -120,8 +122,11 @@ class StackConfig:
         # At least one: without a consumer the audit queue only grows, and no inzage is answered.
         if self.audit_replicas < 1:
             raise ConfigError(f"audit replicas must be at least 1, got {self.audit_replicas}")
+        if self.gateways < 1:
+            raise ConfigError(f"gateways must be at least 1, got {self.gateways}")
         # Only the ports given: the defaults come from the registry, which down and status never read.
-        ports = [self.gateway_port, *self.sandbox_ports.values()] if self.sandbox else [self.gateway_port]
+        gateway_ports = self.gateway_ports
+        ports = [*gateway_ports, *self.sandbox_ports.values()] if self.sandbox else gateway_ports
         for port in ports:
             validate_port(port)
         if len(set(ports)) != len(ports):
@@ -155,13 +160,23 @@ class StackConfig:
         return str(venv_python) if venv_python.exists() else sys.executable
 
     @property
-    def gateway_url(self) -> str:
+    def gateway_ports(self) -> list[int]:
+        """The port of every gateway replica: ``gateway_port + i``."""
+        return [self.gateway_port + i for i in range(self.gateways)]
+
+    @property
+    def gateway_urls(self) -> list[str]:
         host = self.gateway_host
         if host in ("0.0.0.0", "", "::"):
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.gateway_port}"
+        return [f"http://{host}:{port}" for port in self.gateway_ports]
+
+    @property
+    def gateway_url(self) -> str:
+        """The first gateway replica's address."""
+        return self.gateway_urls[0]
 
     @property
     def sandbox_port_map(self) -> dict[str, int]:
@@ -172,10 +187,9 @@ class StackConfig:
             known = ", ".join(s.name for s in sources)
             raise ConfigError(f"sandbox port for unknown source(s) {', '.join(unknown)}; registered: {known}")
         ports = {s.name: self.sandbox_ports.get(s.name, s.simulator_port) for s in sources}
-        if self.sandbox and len(set(ports.values()) | {self.gateway_port}) != len(ports) + 1:
-            raise ConfigError(
-                f"the gateway and sandbox ports must all differ, got gateway {self.gateway_port}, {ports}"
-            )
+        gateway_ports = self.gateway_ports
+        if self.sandbox and len(set(ports.values()) | set(gateway_ports)) != len(ports) + len(gateway_ports):
+            raise ConfigError(f"the gateway and sandbox ports must all differ, got gateway {gateway_ports}, {ports}")
         return ports
 
     @property
@@ -473,6 +487,7 @@ class Stack:
         assemblers: int = 1,
         connector_replicas: int = 1,
         audit_replicas: int = 1,
+        gateways: int = 1,
         gateway_host: str = DEFAULT_GATEWAY_HOST,
         gateway_port: int = DEFAULT_GATEWAY_PORT,
         sandbox_ports: Mapping[str, int] | None = None,
@@ -492,6 +507,7 @@ class Stack:
             assemblers=assemblers,
             connector_replicas=connector_replicas,
             audit_replicas=audit_replicas,
+            gateways=gateways,
             gateway_host=gateway_host,
             gateway_port=gateway_port,
             sandbox_ports=dict(sandbox_ports or {}),
@@ -539,6 +555,11 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return self.config.gateway_url
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        """Every gateway replica's address, replica 0 first."""
+        return self.config.gateway_urls
 
     @property
     def sandbox_urls(self) -> dict[str, str]:
@@ -600,7 +621,9 @@ class Stack:
         for source in sources:
             for i in range(cfg.connector_replicas):
                 specs.append(ProcessSpec(f"{source.name}-connector", i, source.connector_module, (), env))
-        specs.append(ProcessSpec("gateway", 0, "iko_gateway", (), env, cfg.gateway_port))
+        for i, port in enumerate(cfg.gateway_ports):
+            gateway_env = {**env, "IKO_GATEWAY_PORT": str(port)}
+            specs.append(ProcessSpec("gateway", i, "iko_gateway", (), gateway_env, port))
         return [self._with_ops_port(spec) for spec in specs]
 
     def _with_ops_port(self, spec: ProcessSpec) -> ProcessSpec:
@@ -633,6 +656,8 @@ class Stack:
             "namespace": cfg.namespace,
             "gateway_url": cfg.gateway_url,
             "gateway_port": cfg.gateway_port,
+            "gateway_urls": cfg.gateway_urls,
+            "gateways": cfg.gateways,
             "sandbox": cfg.sandbox,
             "sandbox_ports": cfg.sandbox_port_map if cfg.sandbox else {},
             "assemblers": cfg.assemblers,
@@ -740,7 +765,7 @@ class Stack:
 
     def _check_free_ports(self) -> None:
         cfg = self.config
-        ports = [*cfg.sandbox_port_map.values(), cfg.gateway_port] if cfg.sandbox else [cfg.gateway_port]
+        ports = [*cfg.sandbox_port_map.values(), *cfg.gateway_ports] if cfg.sandbox else cfg.gateway_ports
         busy = [p for p in ports if tcp_open("127.0.0.1", p, timeout=0.3)]
         if busy:
             raise StackError(
@@ -797,7 +822,9 @@ class Stack:
             for spec in specs:
                 if spec not in sims:
                     self._launch(spec)
-            self._wait(f"{self.gateway_url}/readyz to answer 200", self.is_ready, deadline)
+            for url in self.gateway_urls:
+                ready = functools.partial(lambda u: http_status(f"{u}/readyz") == 200, url)
+                self._wait(f"{url}/readyz to answer 200", ready, deadline)
         except (StackError, OSError, KeyboardInterrupt) as exc:
             if not isinstance(exc, KeyboardInterrupt):
                 self._report_failure(str(exc))
@@ -892,6 +919,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--assemblers", help="number of assembler replicas (env ASSEMBLERS, default 1)")
     parser.add_argument("--connector-replicas", help="replicas of each connector (env CONNECTOR_REPLICAS, default 1)")
     parser.add_argument("--audit-replicas", help="audit service replicas (env AUDIT_REPLICAS, default 1)")
+    parser.add_argument("--gateways", help="gateway replicas, on --gateway-port + i (env GATEWAYS, default 1)")
     parser.add_argument("--gateway-host", help="env IKO_GATEWAY_HOST, default 127.0.0.1")
     parser.add_argument("--gateway-port", help="env IKO_GATEWAY_PORT, default 8080")
     parser.add_argument(
@@ -937,6 +965,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     assemblers = pick(args.assemblers, "ASSEMBLERS")
     replicas = pick(args.connector_replicas, "CONNECTOR_REPLICAS")
     audit_replicas = pick(args.audit_replicas, "AUDIT_REPLICAS")
+    gateways = pick(args.gateways, "GATEWAYS")
     gateway_port = pick(args.gateway_port, "IKO_GATEWAY_PORT")
     sandbox_ports = pick(args.sandbox_ports, "SANDBOX_PORTS")
     config = StackConfig(
@@ -944,6 +973,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         assemblers=parse_int(assemblers, "assemblers") if assemblers is not None else 1,
         connector_replicas=parse_int(replicas, "connector replicas") if replicas is not None else 1,
         audit_replicas=parse_int(audit_replicas, "audit replicas") if audit_replicas is not None else 1,
+        gateways=parse_int(gateways, "gateways") if gateways is not None else 1,
         gateway_host=pick(args.gateway_host, "IKO_GATEWAY_HOST") or DEFAULT_GATEWAY_HOST,
         gateway_port=parse_int(gateway_port, "gateway port") if gateway_port is not None else DEFAULT_GATEWAY_PORT,
         sandbox_ports=parse_ports(sandbox_ports) if sandbox_ports is not None else {},
@@ -985,7 +1015,7 @@ def _cmd_up(stack: Stack, out: TextIO) -> int:
     print(
         f"stack {cfg.namespace}: provisioning its audit database, then starting {cfg.assemblers} assembler(s), "
         f"{cfg.audit_replicas} audit replica(s), {cfg.connector_replicas} replica(s) of each connector, "
-        f"gateway on {cfg.gateway_url}"
+        + (f"gateway on {cfg.gateway_url}" if cfg.gateways == 1 else f"gateways on {', '.join(cfg.gateway_urls)}")
         + (
             f", simulators on {','.join(f'{n}={p}' for n, p in cfg.sandbox_port_map.items())}"
             if cfg.sandbox

@@ -222,6 +222,40 @@ def test_specs_start_simulators_then_assemblers_audit_connectors_gateway(tmp_pat
     assert stack.gateway_url == "http://127.0.0.1:18080"
 
 
+def test_gateway_replicas_each_get_their_own_port_and_url() -> None:
+    stack = Stack("ns3", gateways=3, gateway_port=18080, sandbox_ports={"brp": 18101, "kvk": 18102, "zgw": 18103})
+    gateways = [s for s in stack.specs() if s.name == "gateway"]
+    assert [(s.key, s.port, s.env["IKO_GATEWAY_PORT"]) for s in gateways] == [
+        ("gateway-0", 18080, "18080"),
+        ("gateway-1", 18081, "18081"),
+        ("gateway-2", 18082, "18082"),
+    ]
+    assert stack.gateway_urls == ["http://127.0.0.1:18080", "http://127.0.0.1:18081", "http://127.0.0.1:18082"]
+    assert stack.gateway_url == "http://127.0.0.1:18080"
+    _, cfg = config_from_args(["up", "--gateways", "2"], {})
+    assert (cfg.gateways, cfg.gateway_ports) == (2, [8080, 8081])
+    assert config_from_args(["up"], {"GATEWAYS": "2"})[1].gateways == 2
+    assert config_from_args(["up"], {})[1].gateways == 1
+    with pytest.raises(ConfigError):
+        config_from_args(["up", "--gateways", "0"], {})
+    with pytest.raises(ConfigError):  # gateway 1 would take the brp simulator's port
+        config_from_args(["up", "--gateways", "2", "--gateway-port", "8100"], {})
+
+
+def test_two_gateways_start_and_both_answer_ready(tmp_path: Path, fake_python: str) -> None:
+    gw, _, *ports = iko_stack.free_ports(2 + N)
+    stack = fake_stack(
+        tmp_path, fake_python, gateways=2, gateway_port=gw, sandbox_ports=dict(zip(SOURCES, ports, strict=True))
+    )
+    stack.start()
+    try:
+        assert [r.key for r in stack.records() if r.name == "gateway"] == ["gateway-0", "gateway-1"]
+        assert [iko_stack.http_status(f"{url}/readyz") for url in stack.gateway_urls] == [200, 200]
+        assert json.loads(stack.state_file.read_text())["config"]["gateway_urls"] == stack.gateway_urls
+    finally:
+        stack.stop()
+
+
 def test_no_sandbox_leaves_base_urls_to_the_caller_and_extra_env_wins() -> None:
     stack = Stack("ns2", sandbox=False, extra_env={"IKO_BRP_BASE_URL": "http://127.0.0.1:9999", "X": "1"})
     specs = stack.specs()
