@@ -22,6 +22,7 @@ from iko_shared.failures import (
     Backoff,
     OutageLog,
     PoisonMessageError,
+    Throttled,
     UnroutableError,
     body_deadline,
     classify,
@@ -231,6 +232,7 @@ def run_service(build: Callable[[], FastStream], attempts: int = 5) -> None:
     is refused by RabbitMQ 3.10 with INTERNAL_ERROR) is retried with a fresh app after a jittered pause."""
     import uvloop
 
+    throttle = Throttled(every_s=3.0)  # one line per attempt, at most one every few seconds
     for attempt in range(1, attempts + 1):
         try:
             uvloop.run(build().run())
@@ -239,5 +241,12 @@ def run_service(build: Callable[[], FastStream], attempts: int = 5) -> None:
             if attempt == attempts:
                 raise
             pause = 0.5 * attempt + random.random()
-            log.warning("service.start_failed", attempt=attempt, retry_in_s=round(pause, 2), **describe_failure(exc))
+            if throttle.allow():
+                log.warning(
+                    "service.start_failed",
+                    attempt=attempt,
+                    retry_in_s=round(pause, 2),
+                    suppressed=throttle.take_suppressed(),
+                    **describe_failure(exc),
+                )
             time.sleep(pause)
