@@ -30,7 +30,7 @@ STACK_OPTS := $(if $(ASSEMBLERS),--assemblers $(ASSEMBLERS)) \
               $(if $(IKO_NAMESPACE),--namespace $(IKO_NAMESPACE)) \
               $(STACK_ARGS)
 
-.PHONY: help venv services up down status demo test test-faults check lint typecheck fmt lock asyncapi check-config new-connector
+.PHONY: help venv services up down status demo test test-faults soak check lint typecheck fmt lock asyncapi check-config new-connector
 
 help: ## list the targets
 	@echo "IKO developer targets (GNU make):"
@@ -67,6 +67,10 @@ test: venv services lint typecheck ## lint, typecheck and run the whole test sui
 test-faults: venv services ## the fault suite: a 3-node RabbitMQ cluster behind HAProxy and Redis Sentinel, started and removed by it
 	@echo "pytest: $(PYTEST) -q tests/faults $(PYTEST_ARGS)"
 	@$(PYTEST) -q tests/faults $(PYTEST_ARGS)
+
+SOAK_MINUTES ?= 10
+soak: venv services ## the stack at half its measured maximum rate for SOAK_MINUTES (default 10): per minute lookups, errors, p99, memory
+	$(PY) -m tests.faults.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 check: test ## alias of test
 

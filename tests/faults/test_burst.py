@@ -1,0 +1,132 @@
+"""Scenario 8 of issue 14 on the clustered broker: a steady rate R, then 10 x R for 10 s, then R again. Every lookup
+is answered or shed (503 / 429) at once, none past its deadline plus grace; a minute after the burst every process's
+resident memory is back within 20 % of its level before it. The load generator's own lag is recorded beside, so that a
+saturated generator is not mistaken for the system."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from iko_stack import Stack
+
+from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
+from tests.faults.steady_load import Outcome, SteadyLoad, judge
+from tests.faults.test_process_faults import MARGIN_S, REPLY_GRACE_S, TIMEOUT_MS, drained
+from tests.infra import namespace_keys
+
+RATE = 10.0
+BURST_FACTOR = 10
+BURST_S = 10.0
+# Steady before the burst (the processes warmed up, the baseline taken at its end), and how long after it the memory
+# may take to come back.
+BEFORE_S = 20.0
+SETTLE_S = 60.0
+MEMORY_TOLERANCE = 0.20
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def memory(stack: Stack) -> dict[str, int]:
+    """Resident memory (KiB) of every process of the stack, by its key."""
+    figures = {}
+    for record in stack.records():
+        kib = rss_kib(record.pid)
+        if kib is not None:
+            figures[record.key] = kib
+    return figures
+
+
+def off_by(now: dict[str, int], before: dict[str, int]) -> dict[str, float]:
+    """The processes whose memory is more than the tolerance away from before, with their ratio."""
+    return {
+        key: round(now[key] / before[key], 3)
+        for key in before
+        if key in now and abs(now[key] - before[key]) > MEMORY_TOLERANCE * before[key]
+    }
+
+
+def latency_summary(outcomes: list[Outcome]) -> str:
+    answered = sorted((o.elapsed_s or 0.0) * 1000 for o in outcomes if o.http_status == 200)
+    if not answered:
+        return "no answers"
+    p99 = answered[min(len(answered) - 1, int(len(answered) * 0.99))]
+    return f"p50 {statistics.median(answered):.0f} ms, p99 {p99:.0f} ms, max {answered[-1]:.0f} ms"
+
+
+@pytest.fixture
+async def bursty(rabbit_cluster, redis_url) -> AsyncIterator[Stack]:
+    stack = start_stack(rabbit_cluster.url, redis_url, "fault-burst", assemblers=2)
+    try:
+        yield stack
+    finally:
+        await stop_stack(stack, rabbit_cluster.url, redis_url)
+
+
+async def test_a_burst_of_ten_times_the_rate_is_answered_or_shed_and_memory_comes_back(
+    bursty, rabbit_cluster, redis_url
+):
+    stack = bursty
+    steady = SteadyLoad([stack.gateway_url], DEV_HEADERS, rate=RATE, timeout_ms=TIMEOUT_MS)
+    steady_run = asyncio.create_task(steady.run(duration_s=BEFORE_S + BURST_S + SETTLE_S + 5))
+    await asyncio.sleep(BEFORE_S)
+    before = memory(stack)
+    assert len(before) == len(stack.records()), "every process measured"
+
+    # The burst: 9 x R more beside the steady R, so 10 x R in all.
+    burst = SteadyLoad([stack.gateway_url], DEV_HEADERS, rate=RATE * (BURST_FACTOR - 1), timeout_ms=TIMEOUT_MS)
+    burst_run = asyncio.create_task(burst.run(duration_s=BURST_S))
+    peak = dict(before)
+    while not burst_run.done():
+        now = memory(stack)
+        peak = {k: max(v, now.get(k, 0)) for k, v in peak.items()}
+        await asyncio.sleep(1.0)
+    burst_outcomes = await burst_run
+    burst_end = time.monotonic()
+
+    # A minute at most for every process to come back within the tolerance of its level before the burst.
+    after = memory(stack)
+    while off_by(after, before) and time.monotonic() - burst_end < SETTLE_S:
+        await asyncio.sleep(2.0)
+        after = memory(stack)
+    settled_in = time.monotonic() - burst_end
+    steady._stop.set()
+    steady_outcomes = await steady_run
+
+    print(f"burst: {RATE * BURST_FACTOR:.0f}/s for {BURST_S:.0f} s over a steady {RATE:.0f}/s")
+    print("burst: memory KiB (before / peak / after, ratio after/before):")
+    for key in before:
+        print(
+            f"  {key:<28} {before[key]:>8} {peak[key]:>8} {after.get(key, 0):>8}  {after.get(key, 0) / before[key]:.3f}"
+        )
+    print(f"burst: memory settled {settled_in:.1f} s after the burst; off: {off_by(after, before)}")
+    for name, outcomes in (("burst", burst_outcomes), ("steady", steady_outcomes)):
+        verdict = judge(
+            outcomes, TIMEOUT_MS, margin_s=MARGIN_S, reply_grace_s=REPLY_GRACE_S, allow_connection_errors=False
+        )
+        lags = sorted(o.lag_ms for o in outcomes)
+        print(
+            f"burst: {name} load {verdict}; {latency_summary(outcomes)}; generator lag p99 "
+            f"{lags[int(len(lags) * 0.99)]:.0f} ms, max {lags[-1]:.0f} ms"
+        )
+        assert verdict.violations == [], verdict.violations[:10]
+        assert verdict.lost == 0
+    # The burst was real: the generator kept its pace within a second.
+    assert max(o.lag_ms for o in burst_outcomes) < 1000
+    # After the burst the steady load is served again: its last 20 answered complete.
+    assert [o.status for o in steady_outcomes[-20:]].count("complete") >= 19, [o.status for o in steady_outcomes[-20:]]
+    assert off_by(after, before) == {}, (before, after)
+    assert [k for k in await namespace_keys(redis_url, stack.namespace) if ":req:" in k] == []
+    assert set((await drained(rabbit_cluster.url, stack)).values()) == {0}
