@@ -79,7 +79,7 @@ def poison_bodies(kind: str) -> dict[str, bytes]:
 
 @pytest.fixture
 async def poisoned(rabbit_cluster, redis_url) -> AsyncIterator[Stack]:
-    stack = start_stack(rabbit_cluster.url, redis_url, "fault-poison")
+    stack = start_stack(rabbit_cluster.url, redis_url, "fault-poison", ready_timeout=150)
     try:
         yield stack
     finally:
