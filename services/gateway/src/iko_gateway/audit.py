@@ -281,28 +281,30 @@ class AuditPublisher:
         return self._channel
 
     async def publish(self, record: AuditRecorded) -> None:
+        # The whole publish is bounded, the channel's (re)opening too: while the connection is coming back after a
+        # broker node was lost, opening a channel waits for it, and the caller must be refused in time, not held.
         try:
-            async with self._lock:
-                channel = self._channel
-                if channel is None or channel.is_closed:
-                    # A channel the broker closed (e.g. the exchange was gone) is not reused.
-                    channel = await self._open_channel()
-            exchange = await channel.get_exchange(self._topology.audit.name, ensure=False)
-            message = aio_pika.Message(
-                dump_model(record),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=record.event_id,
-                correlation_id=record.request_id,
-            )
-            await asyncio.wait_for(
-                exchange.publish(message, routing_key=f"{record.kind}.{record.profile}", mandatory=True),
-                timeout=self._timeout,
-            )
+            await asyncio.wait_for(self._publish(record), timeout=self._timeout)
         except Exception as exc:
             metrics.audit_publish_failed()
             log.error("audit.unavailable", request_id=record.request_id, error=type(exc).__name__)
             raise AuditUnavailableError from exc
+
+    async def _publish(self, record: AuditRecorded) -> None:
+        async with self._lock:
+            channel = self._channel
+            if channel is None or channel.is_closed:
+                # A channel the broker closed (e.g. the exchange was gone) is not reused.
+                channel = await self._open_channel()
+        exchange = await channel.get_exchange(self._topology.audit.name, ensure=False)
+        message = aio_pika.Message(
+            dump_model(record),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=record.event_id,
+            correlation_id=record.request_id,
+        )
+        await exchange.publish(message, routing_key=f"{record.kind}.{record.profile}", mandatory=True)
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -31,11 +31,26 @@ class NoAnswerError(Exception):
 
 
 async def publish_or_fail(
-    publisher: ExchangePublisher, body: bytes, *, request_id: str, what: str, **options: Any
+    publisher: ExchangePublisher,
+    body: bytes,
+    *,
+    request_id: str,
+    what: str,
+    deadline: float | None = None,
+    **options: Any,
 ) -> None:
-    """Publish (with the broker's confirm); any failure is a ``PublishFailedError``, logged as ``<what>.…``."""
+    """Publish (with the broker's confirm); any failure is a ``PublishFailedError``, logged as ``<what>.…``.
+
+    ``deadline`` (epoch seconds): retries end there, and so does a publish that hangs (a channel waiting for its
+    connection to come back after a broker node is lost), so the caller is refused in time rather than held."""
     try:
-        await publisher.publish(body, correlation_id=request_id, **options)
+        if deadline is None:
+            await publisher.publish(body, correlation_id=request_id, **options)
+        else:
+            await asyncio.wait_for(
+                publisher.publish(body, correlation_id=request_id, deadline=deadline, **options),
+                timeout=max(deadline - time.time(), 0.001),
+            )
     except Exception as exc:
         log.warning(f"{what}.publish_failed", request_id=request_id, error=type(exc).__name__)
         raise PublishFailedError from exc
@@ -142,6 +157,7 @@ class LookupService:
             dump_model(message),
             request_id=message.request_id,
             what="lookup",
+            deadline=message.deadline,
             headers=dict(self._topology.lookup_headers(sorted({q.source for q in message.queries}))),
             persist=True,
         )
