@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -247,6 +248,9 @@ async def test_without_an_audit_trail_nothing_is_disclosed(gateway, stack, rabbi
     try:
         channel = await connection.channel()
         await channel.queue_delete(topology.audit_queue.name)
+        # Held by this connection, unbound: the audit service's consumer (aio-pika and the watchdog re-declare a
+        # cancelled queue at once) cannot bring the trail back while the lookup runs.
+        held = await channel.declare_queue(topology.audit_queue.name, exclusive=True)
         response = await gateway.post("/api/v1/profiles/persoon/lookups", json=LOOKUP)
         assert response.status_code == 503
         assert BSN not in response.text
@@ -258,6 +262,8 @@ async def test_without_an_audit_trail_nothing_is_disclosed(gateway, stack, rabbi
     finally:
         # Put the trail back as the gateway declared it, for the tests after this one.
         channel = await connection.channel()
+        with contextlib.suppress(Exception):
+            await held.delete(if_unused=False, if_empty=False)
         exchange = await channel.declare_exchange(topology.audit.name, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue(
             topology.audit_queue.name, durable=True, arguments={"x-queue-type": "quorum"}
