@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -109,7 +111,20 @@ def start_stack(
         dev_mode=not production,
         **options,  # type: ignore[arg-type]
     )
-    stack.start()
+    try:
+        stack.start()
+    except BaseException:
+        # A stack that did not come up leaves nothing behind either: its processes, queues, keys and database.
+        stack.stop()
+        admin_url = stack.config.extra_env.get("IKO_AUDIT_ADMIN_URL")
+        dropping = threading.Thread(
+            target=lambda: asyncio.run(drop_namespace(rabbitmq_url, redis_url, namespace, admin_url=admin_url))
+        )
+        dropping.start()
+        dropping.join(timeout=60)
+        shutil.rmtree(stack.config.resolved_run_dir, ignore_errors=True)
+        shutil.rmtree(stack.config.extra_env["IKO_PROFILES_DIR"], ignore_errors=True)
+        raise
     return stack
 
 
