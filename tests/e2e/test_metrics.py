@@ -17,6 +17,7 @@ from iko_shared.topology import Topology
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.lookup_driver import LookupDriver
+from tests.infra import namespace_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -184,16 +185,25 @@ async def test_every_probe_answers_200(gateway, stack):
     assert (await gateway.get("/readyz")).status_code == 200
 
 
-async def test_late_and_duplicate_fragments_are_counted_as_such(stack, sandbox, rabbitmq_url):
+async def test_late_and_duplicate_fragments_are_counted_as_such(stack, sandbox, rabbitmq_url, redis_url):
     """A copy of a fragment for a request still open is a duplicate; one for a request answered already is late."""
     topology = Topology(namespace=stack.namespace)
     assemblers = {k: u for k, u in stack.ops_urls.items() if k.startswith("assembler")}
     async with httpx.AsyncClient(timeout=5) as client:
         before = await scrape_all(client, assemblers)
-        # The BRP hangs, so the request stays open after the ZGW's fragment is in.
-        sandbox.put("/__sandbox__/behaviour", json={"mode": "hang"}).raise_for_status()
+        # The BRP takes 2 s, so the request stays open after the ZGW's fragment is in, and closes complete well
+        # before its deadline (a hanging BRP would send its own timeout fragment about when the sweep closes the
+        # request: late or not by a hair, which would make the count a race).
+        sandbox.put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": 2000}).raise_for_status()
         async with LookupDriver(rabbitmq_url, stack.namespace) as driver:
-            request_id = await driver.send(0, timeout_s=3.0)
+            request_id = await driver.send(0, timeout_s=6.0)
+
+            async def registered() -> None:
+                # The copies must find the request registered: one before it would be held as an early fragment.
+                keys = await namespace_keys(redis_url, stack.namespace)
+                assert any(request_id in key for key in keys)
+
+            await eventually(registered)
             connection = await aio_pika.connect(rabbitmq_url)
             async with connection:
                 channel = await connection.channel(publisher_confirms=True)
@@ -209,7 +219,7 @@ async def test_late_and_duplicate_fragments_are_counted_as_such(stack, sandbox, 
                         data={"count": 0, "zaken": []},
                         retrieved_at=datetime.now(UTC),
                         duration_ms=1.0,
-                        deadline=now + 3.0,
+                        deadline=now + 6.0,
                     )
                     message = aio_pika.Message(fragment.model_dump_json().encode(), content_type="application/json")
                     await exchange.publish(message, routing_key=topology.fragment_routing_key)
@@ -218,7 +228,7 @@ async def test_late_and_duplicate_fragments_are_counted_as_such(stack, sandbox, 
                 await copy_of_zgw()
                 await copy_of_zgw()
                 await driver.wait_for_all(timeout_s=10)
-                assert driver.views[request_id].completed_by == "deadline"
+                assert driver.views[request_id].completed_by == "all_sources"
                 # One after the answer went out: late.
                 await copy_of_zgw()
         sandbox.delete("/__sandbox__/behaviour").raise_for_status()
