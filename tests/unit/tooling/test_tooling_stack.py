@@ -242,8 +242,24 @@ def test_gateway_replicas_each_get_their_own_port_and_url() -> None:
         config_from_args(["up", "--gateways", "2", "--gateway-port", "8100"], {})
 
 
+def two_adjacent_free_ports(avoid: set[int]) -> int:
+    """A port that is free with the next one free too: gateway replica i listens on gateway_port + i."""
+    for _ in range(100):
+        [base] = iko_stack.free_ports(1)
+        if base in avoid or base + 1 in avoid:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise AssertionError("no two adjacent free ports found")
+
+
 def test_two_gateways_start_and_both_answer_ready(tmp_path: Path, fake_python: str) -> None:
-    gw, _, *ports = iko_stack.free_ports(2 + N)
+    ports = iko_stack.free_ports(N)
+    gw = two_adjacent_free_ports(set(ports))
     stack = fake_stack(
         tmp_path, fake_python, gateways=2, gateway_port=gw, sandbox_ports=dict(zip(SOURCES, ports, strict=True))
     )
