@@ -22,10 +22,15 @@ from iko_stack import Stack
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
 from tests.faults.rabbit_cluster import RabbitCluster
 from tests.faults.steady_load import Outcome, SteadyLoad, judge
-from tests.faults.test_process_faults import BRP_LATENCY_MS, MARGIN_S, RATE, REPLY_GRACE_S, TIMEOUT_MS, drained
+from tests.faults.test_process_faults import MARGIN_S, REPLY_GRACE_S, TIMEOUT_MS, drained
 from tests.faults.test_process_faults import wait_until as wait_for
 from tests.infra import namespace_keys
 
+# Three RabbitMQ nodes, HAProxy, a dozen service processes and the load generator share two cores here: at the
+# other scenarios' 20/s the pipeline was saturated before any fault (answers past the deadline in the first
+# seconds), which says nothing about the broker's failure. 12/s with the BRP at 2 s keeps 20+ lookups in flight.
+RATE = 12.0
+BRP_LATENCY_MS = 2000
 # Lookups resume within this long of the node's or the cluster's return (issue 14).
 RESUME_WITHIN_S = 15.0
 # The load runs on this long after the return, so that the resumption is measured and steady answers follow it.
@@ -176,13 +181,16 @@ async def test_the_leading_node_killed_and_brought_back(faulty: Stack, rabbit_cl
     # Proven: the node is out of the cluster, and every queue it led has a leader elsewhere.
     others = [n for n in rabbit_cluster.nodes if n is not target]
     assert target.name not in await asyncio.to_thread(rabbit_cluster.running_nodes, others[0])
+    # One list_queues per poll, a second apart: each rabbitmqctl call is an Erlang VM of its own, a core for a
+    # second on this machine, taken from the system under test.
     end = time.monotonic() + 30
     while True:
-        leaders = {name: await asyncio.to_thread(rabbit_cluster.leader, name, others[0]) for name in queues}
-        if target.name not in leaders.values():
+        rows = await asyncio.to_thread(rabbit_cluster.queues, others[0])
+        leaders = {str(r["name"]): str(r.get("leader")) for r in rows if r.get("name") in queues}
+        if len(leaders) == len(queues) and target.name not in leaders.values():
             break
         assert time.monotonic() < end, f"leaders did not move: {leaders}"
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
     moved_s = time.monotonic() - killed_at
     await asyncio.sleep(3.0)
     await asyncio.to_thread(rabbit_cluster.restart, target)

@@ -96,6 +96,46 @@ async def test_unroutable_publish_raises_instead_of_vanishing(namespace, rabbitm
         await broker.stop()
 
 
+async def test_a_nacked_publish_is_retried_on_a_fresh_channel(namespace, rabbitmq_url, channel):
+    """A nack retires the channel (one restored during a quorum queue's re-election keeps nacking, scenario 4 of
+    docs/reliability.md): the retry goes out on a new channel and is confirmed once the queue takes it."""
+    broker = RabbitBroker(rabbitmq_url, logger=None)
+    await broker.connect()
+    try:
+        exchange = RabbitExchange(f"{namespace}.lookups", durable=False, auto_delete=True)
+        await broker.declare_exchange(exchange)
+        publisher = ExchangePublisher(broker, exchange)
+        # Full, and refusing more: the broker nacks every publish until the message in it is taken.
+        queue = await channel.declare_queue(
+            exclusive=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
+        )
+        await queue.bind(exchange.name, routing_key="k")
+        await publisher.publish(b'{"first": true}', routing_key="k")
+        assert publisher.channels_opened == 1
+
+        async def take_later() -> None:
+            await asyncio.sleep(0.4)
+            first = await wait_for(lambda: queue.get(fail=False), 2)
+            assert first is not None
+            await first.ack()
+
+        taker = asyncio.create_task(take_later())
+        with structlog.testing.capture_logs() as logs:
+            await publisher.publish(b'{"second": true}', routing_key="k", deadline=time.time() + 5)
+        await taker
+        assert publisher.channels_opened >= 2, "each nack retires the channel it came on"
+        second = await wait_for(lambda: queue.get(fail=False), 2)
+        assert second is not None
+        assert second.body == b'{"second": true}'
+        # One warning for the outage, one line when it is over: not a line per retry.
+        assert [e["event"] for e in logs if e["event"].startswith("publish.")] == [
+            "publish.unavailable",
+            "publish.recovered",
+        ]
+    finally:
+        await broker.stop()
+
+
 async def test_publish_retried_until_its_queue_exists(namespace, rabbitmq_url, channel):
     broker = RabbitBroker(rabbitmq_url, logger=None)
     await broker.connect()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import traceback
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 
 import aio_pika
 import aiormq.abc
+import aiormq.exceptions
 from faststream import BaseMiddleware, FastStream
 from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
@@ -146,19 +148,44 @@ def contract_decoder(model: type[M]) -> Callable[[RabbitMessage], Awaitable[M]]:
     return decode
 
 
+# A confirm normally takes milliseconds; one that has not come in this long went out on a channel that lost its
+# queue's leader (or the node under it): the publish is retried on a fresh channel. Long enough for a starved
+# 2-core machine's slow confirms not to be taken for a dead channel.
+PUBLISH_ATTEMPT_TIMEOUT_S = 1.5
+RETIRED_CHANNEL_GRACE_S = 5.0
+
+
 class ExchangePublisher:
-    """Publishes ready-made bodies on one exchange with aio-pika, on the broker's own channel and confirms.
+    """Publishes ready-made bodies on one exchange with aio-pika, on a confirming channel of its own.
 
     FastStream's publish path (middlewares, encoding, its context) cost about as much CPU per message as the AMQP
     work itself on the hot path (py-spy); the bodies here are already JSON, made once by orjson. The services keep
     declaring their FastStream publishers for the AsyncAPI document.
+
+    The channel is its own (on the broker's connection), not FastStream's shared one, so that it can be replaced:
+    a channel that aio-pika's robust connection restored while a quorum queue's leader was being re-elected (a
+    RabbitMQ node lost) keeps nacking every publish to that queue long after the new leader is up (measured on
+    3.10: for minutes; a channel opened after the election publishes at once, see docs/reliability.md, scenario
+    4). So a nack, a confirm that does not come in time or a closed channel retires the channel, and the retry
+    goes out on a fresh one.
     """
 
-    def __init__(self, broker: RabbitBroker, exchange: RabbitExchange | None = None) -> None:
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        exchange: RabbitExchange | None = None,
+        *,
+        attempt_timeout_s: float = PUBLISH_ATTEMPT_TIMEOUT_S,
+    ) -> None:
         """``exchange`` None: the default exchange (routing key = queue name)."""
         self._broker = broker
         self._spec = exchange or RabbitExchange("")
+        self._attempt_timeout_s = attempt_timeout_s
+        self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._opening = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.channels_opened = 0
 
     async def publish(
         self,
@@ -167,48 +194,100 @@ class ExchangePublisher:
         routing_key: str = "",
         headers: dict[str, Any] | None = None,
         correlation_id: str | None = None,
+        message_id: str | None = None,
         persist: bool = False,
         mandatory: bool = True,
         deadline: float | None = None,
     ) -> None:
-        """Returns once the broker confirmed the message (the broker's channel has publisher confirms).
+        """Returns once the broker confirmed the message.
 
-        ``mandatory``: a message no queue takes raises ``UnroutableError`` (FastStream's channel does not raise on
-        a return itself). A transient failure (unroutable, the channel away) is retried with backoff until
-        ``deadline`` (epoch seconds; default a few seconds), then raised."""
-        if self._exchange is None:
-            # Declared by the topology already; this only fetches FastStream's cached exchange object.
-            self._exchange = await self._broker.declare_exchange(self._spec)
+        ``mandatory``: a message no queue takes raises ``UnroutableError`` (aio-pika's channel, as FastStream's,
+        does not raise on a return itself). A transient failure (unroutable, a nack, no confirm within
+        ``attempt_timeout_s``, the channel away) is retried with backoff until ``deadline`` (epoch seconds;
+        default a few seconds), then raised. A retry after a confirm that did not come may deliver the message
+        twice: every consumer of IKO's messages takes a copy as a no-op (registration, fragments, replies)."""
         headers = dict(headers or {})
         with tracing.publish_span(self._spec.name or routing_key, headers):
+            message = aio_pika.Message(
+                body,
+                headers=headers or None,
+                content_type="application/json",
+                correlation_id=correlation_id,
+                message_id=message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT if persist else None,
+            )
             await retry_transient(
-                lambda: self._publish(body, routing_key, headers, correlation_id, persist, mandatory),
+                lambda: self._attempt(message, routing_key, mandatory, deadline),
                 deadline=deadline,
                 on_retry=lambda exc, delay: PUBLISH_OUTAGE.failed(exc, exchange=self._spec.name),
             )
 
-    async def _publish(
-        self,
-        body: bytes,
-        routing_key: str,
-        headers: dict[str, Any],
-        correlation_id: str | None,
-        persist: bool,
-        mandatory: bool,
+    async def _attempt(
+        self, message: aio_pika.Message, routing_key: str, mandatory: bool, deadline: float | None
     ) -> None:
-        assert self._exchange is not None
-        message = aio_pika.Message(
-            body,
-            headers=headers or None,
-            content_type="application/json",
-            correlation_id=correlation_id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT if persist else None,
-        )
-        confirmed = await self._exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
+        limit = self._attempt_timeout_s
+        if deadline is not None:
+            limit = max(0.05, min(limit, deadline - time.time()))
+        exchange: aio_pika.abc.AbstractExchange | None = None
+        try:
+            async with asyncio.timeout(limit):
+                exchange = await self._current_exchange()
+                confirmed = await exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
+        except TimeoutError:
+            self._retire(exchange)
+            raise TimeoutError(f"no confirm within {limit:.2f} s") from None
+        except Exception as exc:
+            if classify(exc) == "transient":  # a nack, the channel or the connection away
+                self._retire(exchange)
+            raise
         if isinstance(confirmed, aiormq.abc.DeliveredMessage):
             # A returned message (basic.return): on a channel with on_return_raises=False, that is the result.
             raise UnroutableError(self._spec.name, routing_key)
         PUBLISH_OUTAGE.recovered()
+
+    async def _current_exchange(self) -> aio_pika.abc.AbstractExchange:
+        exchange, channel = self._exchange, self._channel
+        if exchange is not None and channel is not None and not channel.is_closed:
+            return exchange
+        async with self._opening:
+            if self._exchange is None or self._channel is None or self._channel.is_closed:
+                connection = await self._connection()
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
+                self.channels_opened += 1
+                # The exchange is the topology's, declared already: no declaration per channel.
+                self._exchange = (
+                    await channel.get_exchange(self._spec.name, ensure=False)
+                    if self._spec.name
+                    else channel.default_exchange
+                )
+                self._channel = channel
+            assert self._exchange is not None
+            return self._exchange
+
+    async def _connection(self) -> aio_pika.abc.AbstractRobustConnection:
+        # FastStream has no public accessor for its aio-pika connection; a channel of one's own needs it.
+        connection: aio_pika.abc.AbstractRobustConnection | None = getattr(self._broker, "_connection", None)
+        if connection is None:
+            raise aiormq.exceptions.AMQPConnectionError("the broker is not connected")
+        return connection
+
+    def _retire(self, failed: aio_pika.abc.AbstractExchange | None) -> None:
+        """Stop using the channel ``failed`` went out on; close it a little later, so that confirms still on their
+        way for other publishes arrive rather than fail them (which would send those twice)."""
+        if failed is None or failed is not self._exchange:
+            return  # another publish retired it already
+        channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None:
+            task = asyncio.create_task(close_channel_later(channel))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+
+async def close_channel_later(channel: aio_pika.abc.AbstractChannel, delay_s: float = RETIRED_CHANNEL_GRACE_S) -> None:
+    """Close a retired channel once the confirms still on their way for it had time to arrive."""
+    await asyncio.sleep(delay_s)
+    with contextlib.suppress(Exception):
+        await channel.close()
 
 
 # One warning when publishes start failing (unroutable, the channel away), one info when they go through again.

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from iko_shared.broker import close_channel_later
 from iko_shared.contracts import (
     AuditRecorded,
     DisclosedSource,
@@ -242,6 +243,7 @@ class AuditPublisher:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def start(self, attempts: int = START_ATTEMPTS) -> None:
         """Declare the audit exchange and queue; a refusal (RabbitMQ not up yet, or 3.10 refusing replicas that
@@ -286,6 +288,9 @@ class AuditPublisher:
         try:
             await asyncio.wait_for(self._publish(record), timeout=self._timeout)
         except Exception as exc:
+            # The channel is not used again: one restored while a quorum queue's leader was re-elected keeps
+            # nacking (see iko_shared.broker.ExchangePublisher); the next record goes out on a fresh one.
+            self._retire_channel()
             metrics.audit_publish_failed()
             log.error("audit.unavailable", request_id=record.request_id, error=type(exc).__name__)
             raise AuditUnavailableError from exc
@@ -306,7 +311,17 @@ class AuditPublisher:
         )
         await exchange.publish(message, routing_key=f"{record.kind}.{record.profile}", mandatory=True)
 
+    def _retire_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None and not channel.is_closed:
+            # Closed a little later, so that confirms still on their way for other records arrive.
+            task = asyncio.create_task(close_channel_later(channel))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
     async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
         if self._connection is not None:
             await self._connection.close()
 
