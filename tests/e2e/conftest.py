@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import tempfile
@@ -129,8 +130,13 @@ def start_stack(
 
 
 async def stop_stack(stack: Stack, rabbitmq_url: str, redis_url: str) -> None:
-    """Stop the processes, drop the namespace from RabbitMQ and Redis, and remove the logs."""
+    """Stop the processes, drop the namespace from RabbitMQ and Redis, and remove the logs (copied first into
+    ``$IKO_TEST_KEEP_LOGS/<namespace>`` when that is set: the fault suite's runs are read afterwards)."""
     stack.stop()
+    keep = os.environ.get("IKO_TEST_KEEP_LOGS")
+    if keep:
+        target = Path(keep) / stack.namespace
+        shutil.copytree(stack.config.resolved_log_dir, target, dirs_exist_ok=True)
     # On the PostgreSQL the stack's audit database was provisioned on (a private one in the outage test).
     admin_url = stack.config.extra_env.get("IKO_AUDIT_ADMIN_URL")
     await drop_namespace(rabbitmq_url, redis_url, stack.namespace, admin_url=admin_url)

@@ -20,7 +20,7 @@ from iko_gateway.audit import Auditor, StreamDisclosure
 from iko_gateway.auth.caller import Caller
 from iko_gateway.decisions import Ask, Stated
 from iko_gateway.inputs import IdentifierInput
-from iko_gateway.lookups import LookupService, NoAnswerError, PublishFailedError
+from iko_gateway.lookups import LookupService, NoAnswerError, OverloadedError, PublishFailedError
 from iko_gateway.problems import problem
 from iko_gateway.schema import answer_schema
 from iko_gateway.searches import SearchBody, SearchFailedError, run_search
@@ -163,6 +163,8 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
         )
     try:
         raw = await service.ask(ask, request_id)
+    except OverloadedError:
+        return problem(503, "Too busy", "this gateway has as many lookups in flight as it takes; try again")
     except PublishFailedError:
         return problem(503, "Lookup not accepted", "the message broker did not accept the request")
     except NoAnswerError:

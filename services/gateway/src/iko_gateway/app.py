@@ -156,7 +156,14 @@ def create_app(
                 vertrouwelijkheid=settings.audit_vertrouwelijkheid,
             ),
         )
-        app.state.lookups = LookupService(topology, lookups_out, waiter, reply_queue, settings.gateway_reply_grace_s)
+        app.state.lookups = LookupService(
+            topology,
+            lookups_out,
+            waiter,
+            reply_queue,
+            settings.gateway_reply_grace_s,
+            max_in_flight=settings.gateway_max_in_flight,
+        )
         # Declared here too, so that a request waits in it while the audit service starts (and is not returned).
         await broker.declare_queue(topology.audit_inzage)
         app.state.inzage = InzageService(

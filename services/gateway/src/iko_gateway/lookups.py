@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from iko_shared.broker import ExchangePublisher
 from iko_shared.contracts import LookupRequested
+from iko_shared.failures import OutageLog
 from iko_shared.logging import get_logger
 from iko_shared.ops import metrics
 from iko_shared.serialization import dump_model
@@ -21,6 +22,9 @@ from iko_gateway.replies import ReplyWaiter, Waiter
 
 log = get_logger()
 
+# One warning when the replica starts shedding, one info when it has room again (below half its cap).
+SHED = OutageLog("lookup.shedding")
+
 
 class PublishFailedError(Exception):
     pass
@@ -28,6 +32,10 @@ class PublishFailedError(Exception):
 
 class NoAnswerError(Exception):
     pass
+
+
+class OverloadedError(PublishFailedError):
+    """This replica has ``gateway_max_in_flight`` lookups in flight already: refused at once, not queued."""
 
 
 async def publish_or_fail(
@@ -128,7 +136,10 @@ class LookupService:
         waiter: ReplyWaiter,
         reply_to: str,
         reply_grace_s: float,
+        max_in_flight: int = 0,
     ) -> None:
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
         self._topology = topology
         self._publisher = publisher
         self._waiter = waiter
@@ -151,6 +162,19 @@ class LookupService:
             reply_to=self._reply_to,
         )
 
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _admit(self, message: LookupRequested) -> None:
+        if self._max_in_flight and self._in_flight >= self._max_in_flight:
+            SHED.failed(in_flight=self._in_flight, request_id=message.request_id)
+            metrics.lookup_finished(message.profile, "refused", None)
+            raise OverloadedError
+        if self._in_flight < self._max_in_flight // 2:
+            SHED.recovered()
+        self._in_flight += 1
+
     async def _publish(self, message: LookupRequested) -> None:
         await publish_or_fail(
             self._publisher,
@@ -165,6 +189,7 @@ class LookupService:
     async def ask(self, ask: Ask, request_id: str | None = None) -> bytes:
         """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``)."""
         message = self._message(ask, request_id or str(uuid.uuid4()), stream=False)
+        self._admit(message)
         waiter = self._waiter.expect(message.request_id)
         outcome: metrics.LookupOutcome = "error"
         started = time.perf_counter()
@@ -175,6 +200,7 @@ class LookupService:
             outcome = answer_outcome(raw)
             return raw
         finally:
+            self._in_flight -= 1
             metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
             self._waiter.discard(message.request_id)
 
@@ -187,6 +213,7 @@ class LookupService:
         (``("view", json)``). Replicas forward fragments concurrently, so they are put back in order by
         their sequence number; one still missing when the answer comes is skipped."""
         message = self._message(ask, request_id or str(uuid.uuid4()), stream=True)
+        self._admit(message)
         waiter = self._waiter.expect(message.request_id, stream=True)
         assert waiter.fragments is not None
         ordered = InOrder()
@@ -216,6 +243,7 @@ class LookupService:
             finally:
                 view_task.cancel()
         finally:
+            self._in_flight -= 1
             metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
             self._waiter.discard(message.request_id)
 

@@ -20,6 +20,9 @@ class GatewaySettings(CommonSettings, ProfileSettings):
     gateway_rate_limit_per_minute: int = 600
     # Requests one caller may have in flight at once on this replica (0: no cap); beyond it 429.
     gateway_max_in_flight_per_caller: int = Field(16, ge=0)
+    # Lookups this replica has in flight at once, all callers together (0: no cap); beyond it 503 with
+    # Retry-After at once: a burst past what the pipeline answers within the deadline is shed, not queued late.
+    gateway_max_in_flight: int = Field(256, ge=0)
     # Failed authentication attempts per source address per minute (0: no limit); beyond it every request from
     # that address, with good credentials or not, is refused (429) until the minute ends.
     gateway_auth_failures_per_minute: int = Field(30, ge=0)
