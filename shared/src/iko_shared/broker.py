@@ -149,9 +149,11 @@ def contract_decoder(model: type[M]) -> Callable[[RabbitMessage], Awaitable[M]]:
 
 
 # A confirm normally takes milliseconds; one that has not come in this long went out on a channel that lost its
-# queue's leader (or the node under it): the publish is retried on a fresh channel. Long enough for a starved
-# 2-core machine's slow confirms not to be taken for a dead channel.
-PUBLISH_ATTEMPT_TIMEOUT_S = 1.5
+# queue's leader (or the node under it): the channel is retired and the publish retried on a fresh one. Long, so
+# that a loaded broker's slow confirms are waited for rather than answered with a second copy (a retry of a message
+# the broker has taken is a duplicate: more work for a broker that is slow already); the nacks of a stale channel
+# retire it at once.
+PUBLISH_ATTEMPT_TIMEOUT_S = 5.0
 RETIRED_CHANNEL_GRACE_S = 5.0
 
 
