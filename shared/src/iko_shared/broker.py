@@ -77,10 +77,14 @@ class LogFailures(BaseMiddleware):
                     if backoff is None:
                         backoff = Backoff(body_deadline(msg.body) or time.time() + DEFAULT_HANDLER_BUDGET_S)
                     delay = backoff.next_delay()
+                    HANDLER_OUTAGE.failed(exc, queue=self._names(msg)["queue"])
                     if delay is not None:
-                        HANDLER_OUTAGE.failed(exc, queue=self._names(msg)["queue"])
                         await asyncio.sleep(delay)
                         continue
+                    # Its deadline passed while Redis or the broker was away: given back (a requeue), and counted in
+                    # the outage's one warning and its recovery line, not logged once per message in flight.
+                    HANDLER_OUTAGE.gave_up()
+                    raise
                 log.error(
                     "message.failed",
                     routing_key=getattr(getattr(msg, "raw_message", None), "routing_key", None),

@@ -155,6 +155,8 @@ class OutageLog:
     logger: Any = None
     since: float | None = None
     failures: int = 0
+    # What the outage cost beyond retries (messages given back past their deadline): counted, reported once.
+    given_up: int = 0
 
     def failed(self, exc: BaseException | None = None, **fields: Any) -> bool:
         self.failures += 1
@@ -169,10 +171,18 @@ class OutageLog:
         if self.since is None:
             return False
         down_s = self.clock() - self.since
-        (self.logger or log).info(f"{self.event}.recovered", down_s=round(down_s, 3), failures=self.failures, **fields)
+        extra = {"given_up": self.given_up} if self.given_up else {}
+        (self.logger or log).info(
+            f"{self.event}.recovered", down_s=round(down_s, 3), failures=self.failures, **extra, **fields
+        )
         self.since = None
         self.failures = 0
+        self.given_up = 0
         return True
+
+    def gave_up(self) -> None:
+        """One more message the outage cost (given back past its deadline): no line of its own."""
+        self.given_up += 1
 
     @property
     def down(self) -> bool:

@@ -192,6 +192,20 @@ def test_outage_log_one_warning_per_outage_and_one_info_on_recovery():
     assert "refused" not in str(logs[0]), "the exception's message is not logged, only its type"
 
 
+def test_outage_log_counts_the_messages_it_cost_in_its_recovery_line():
+    with structlog.testing.capture_logs() as logs:
+        outage = OutageLog("handler.dependency", clock=Clock())
+        for _ in range(15):  # fifteen messages in flight outlive their deadline while Redis fails over
+            outage.failed(redis.exceptions.ConnectionError())
+            outage.gave_up()
+        outage.recovered()
+        outage.failed(ConnectionRefusedError())
+        outage.recovered()
+    assert [line["event"] for line in logs] == ["handler.dependency.unavailable", "handler.dependency.recovered"] * 2
+    assert logs[1]["given_up"] == 15
+    assert "given_up" not in logs[3], "the count starts again with the next outage"
+
+
 def test_throttled_allows_one_line_per_interval():
     clock = Clock()
     throttle = Throttled(every_s=5.0, clock=clock)
