@@ -52,7 +52,8 @@ def describe_failure(exc: BaseException) -> dict[str, Any]:
 
 # One warning when handlers start failing on something transient (Redis or the broker away), one info when they
 # succeed again: not a line per retry of every message in flight.
-HANDLER_OUTAGE = OutageLog("handler.dependency")
+# A Redis failover flaps (some handlers reach the new primary while others still fail): one outage, not several.
+HANDLER_OUTAGE = OutageLog("handler.dependency", flap_s=10.0)
 
 
 class LogFailures(BaseMiddleware):

@@ -157,12 +157,19 @@ class OutageLog:
     failures: int = 0
     # What the outage cost beyond retries (messages given back past their deadline): counted, reported once.
     given_up: int = 0
+    # A failure this soon after a recovery is the same outage flapping (a failover: some connections reach the new
+    # primary, others not yet): no second warning. 0: every failure after a recovery is a new outage.
+    flap_s: float = 0.0
+    recovered_at: float | None = None
 
     def failed(self, exc: BaseException | None = None, **fields: Any) -> bool:
         self.failures += 1
         if self.since is not None:
             return False
-        self.since = self.clock()
+        now = self.clock()
+        self.since = now
+        if self.recovered_at is not None and now - self.recovered_at < self.flap_s:
+            return False
         detail = {"error": type(exc).__name__} if exc is not None else {}
         (self.logger or log).warning(f"{self.event}.unavailable", **detail, **fields)
         return True
@@ -176,6 +183,7 @@ class OutageLog:
             f"{self.event}.recovered", down_s=round(down_s, 3), failures=self.failures, **extra, **fields
         )
         self.since = None
+        self.recovered_at = self.clock()
         self.failures = 0
         self.given_up = 0
         return True

@@ -173,7 +173,7 @@ async def test_poison_and_other_failures_are_never_retried():
 def test_outage_log_one_warning_per_outage_and_one_info_on_recovery():
     clock = Clock()
     with structlog.testing.capture_logs() as logs:
-        outage = OutageLog("redis", clock=clock)
+        outage = OutageLog("redis", clock=clock, flap_s=10.0)
         assert not outage.recovered()
         for _ in range(100):  # a failure every 50 ms for 5 s
             outage.failed(redis.exceptions.ConnectionError("refused"))
@@ -181,9 +181,14 @@ def test_outage_log_one_warning_per_outage_and_one_info_on_recovery():
         assert outage.down
         outage.recovered()
         outage.recovered()
+        clock.now += 5.0
+        outage.failed(ConnectionRefusedError())  # 5 s after the recovery: the same outage flapping, no warning
+        outage.recovered()
+        clock.now += 30.0
         outage.failed(ConnectionRefusedError())
     assert [(line["event"], line["log_level"]) for line in logs] == [
         ("redis.unavailable", "warning"),
+        ("redis.recovered", "info"),
         ("redis.recovered", "info"),
         ("redis.unavailable", "warning"),
     ]
@@ -194,11 +199,13 @@ def test_outage_log_one_warning_per_outage_and_one_info_on_recovery():
 
 def test_outage_log_counts_the_messages_it_cost_in_its_recovery_line():
     with structlog.testing.capture_logs() as logs:
-        outage = OutageLog("handler.dependency", clock=Clock())
+        clock = Clock()
+        outage = OutageLog("handler.dependency", clock=clock)
         for _ in range(15):  # fifteen messages in flight outlive their deadline while Redis fails over
             outage.failed(redis.exceptions.ConnectionError())
             outage.gave_up()
         outage.recovered()
+        clock.now += 60.0
         outage.failed(ConnectionRefusedError())
         outage.recovered()
     assert [line["event"] for line in logs] == ["handler.dependency.unavailable", "handler.dependency.recovered"] * 2
