@@ -318,4 +318,4 @@ async def test_the_audit_database_stopped_and_started_loses_no_record(
     assert verdict.complete + verdict.partial >= verdict.sent * 0.9, verdict
     assert_no_restart(faulty, before)
     log = faulty.log_path("audit", 0).read_text(encoding="utf-8", errors="replace")
-    assert "audit.store_unavailable" in log, "the outage was noticed and logged"
+    assert "audit.store.unavailable" in log, "the outage was noticed and logged"

@@ -177,3 +177,25 @@ async def test_the_holder_gives_a_message_back_after_its_hold_limit():
 
     with pytest.raises(HeldTooLongError):
         await asyncio.wait_for(holder.run(down), timeout=1)
+
+
+async def test_an_outage_of_the_store_is_one_warning_for_every_record_held_through_it():
+    import structlog
+
+    holder = Holder(first_s=0.01, cap_s=0.02)
+    up = asyncio.Event()
+
+    async def store():
+        if not up.is_set():
+            raise OSError("connection refused")
+        return "stored"
+
+    with structlog.testing.capture_logs() as logs:
+        held = [asyncio.create_task(holder.run(store, request_id=f"r{i}")) for i in range(20)]
+        await asyncio.sleep(0.3)  # every record tried several times meanwhile
+        up.set()
+        assert await asyncio.gather(*held) == ["stored"] * 20
+    events = [line["event"] for line in logs]
+    assert events == ["audit.store.unavailable", "audit.store.recovered"], events
+    assert logs[1]["failures"] >= 40
+    assert "connection refused" not in str(logs), "the error's type only, not its message"

@@ -226,6 +226,6 @@ def serve(settings: AuditSettings | None = None) -> None:
     settings = settings or AuditSettings()
     configure_logging("audit", settings.log_level)
     # The pool warns on every reconnection attempt, several a second through an outage; the service's own
-    # audit.store_unavailable says it once per record and then every tenth try.
+    # audit.store.unavailable says it once per outage (iko_audit.holding.Holder).
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     run_service(lambda: build_audit_app(settings)[0])

@@ -8,10 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from iko_shared.broker import describe_failure
-from iko_shared.logging import get_logger
-
-log = get_logger()
+from iko_shared.failures import OutageLog
 
 T = TypeVar("T")
 
@@ -47,6 +44,10 @@ class Holder:
         self._cap = cap_s
         self._hold_limit = hold_limit_s
         self._stopping = asyncio.Event()
+        # One warning when the store goes away, one line when a record is stored again: with many records held
+        # through an outage, not a line per record (the flap window: records held at once do not all succeed at
+        # the same moment when it comes back).
+        self.outage = OutageLog("audit.store", flap_s=10.0)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -67,17 +68,16 @@ class Holder:
             if tries and time.monotonic() >= give_back_at:
                 raise HeldTooLongError
             try:
-                return await attempt()
+                result = await attempt()
             except give_up_on:
                 raise
             except Exception as exc:
                 tries += 1
                 delay = next(delays)
-                # The first failure and then every tenth: an outage of minutes must not flood the log.
-                if tries == 1 or tries % 10 == 0:
-                    log.warning(
-                        "audit.store_unavailable", tries=tries, retry_in_s=delay, **log_context, **describe_failure(exc)
-                    )
+                self.outage.failed(exc, **log_context)
+            else:
+                self.outage.recovered()
+                return result
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay * random.uniform(0.8, 1.0))
             except TimeoutError:
