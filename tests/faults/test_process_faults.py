@@ -19,10 +19,15 @@ from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
 from tests.faults.steady_load import SteadyLoad, judge
 from tests.infra import namespace_keys
 
-RATE = 20.0
-TIMEOUT_MS = 3000
+# 20/s with the BRP at 1.2 s and a deadline of 3 s passed here when the suite was written; on the 3-node cluster it
+# has since been saturated before any fault (first answers late, run of 2026-12-01 17:04). 8/s is what the
+# clustered setup carries on two cores with room (scenario 4); 10/s here, with the BRP at 1.8 s, so that 20+ are
+# in the connector's hands (the follow-ups of the two persons with relations count) and the relations (2 x 1.8 s)
+# fit in the deadline: every lookup answers complete unless a fault is in the way.
+RATE = 10.0
+TIMEOUT_MS = 4000
 # A BRP call takes this long, so that with RATE lookups/s at least 20 are in the connector's hands at once.
-BRP_LATENCY_MS = 1200
+BRP_LATENCY_MS = 1800
 # The answer within deadline + this; the refusal within deadline + reply grace + this. Issue 14 asks 250 ms; on this
 # 2-core machine, with three RabbitMQ nodes and a restarting Python process competing for the CPU, answers were
 # measured up to ~0.7 s past the deadline, so the bound here is wider and the figure is reported (docs/reliability.md).

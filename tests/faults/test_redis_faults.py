@@ -191,7 +191,7 @@ async def check_afterwards(stack, setup, cluster, load, back_at, before, mark, w
     assert resumed is not None
     assert resumed < RESUME_WITHIN_S
     # Steady again: the last lookups all answered, most complete (two of the six persons' address relation does not
-    # fit in the deadline behind the BRP's 2.5 s: partial, on time, as before the fault).
+    # fit in the deadline behind the BRP's 2 s: partial, on time, as before the fault).
     tail = [o.status for o in load.outcomes[-40:]]
     assert None not in tail, tail
     assert tail.count("complete") >= 20, tail
