@@ -29,10 +29,13 @@ BURST_S = 10.0
 BEFORE_S = 20.0
 SETTLE_S = 60.0
 MEMORY_TOLERANCE = 0.20
+# How long the steady load runs on after the burst (at least), for the "served again" check.
+AFTER_BURST_S = 12.0
 # The gateway's cap on lookups in flight (IKO_GATEWAY_MAX_IN_FLIGHT), sized as an operator would: about what this
-# stack answers per second here (~15/s on the cluster) times the deadline. Past it, a lookup is refused at once
-# (503, Retry-After) instead of joining a queue whose answers come after their deadline.
-MAX_IN_FLIGHT = 40
+# stack answers per second on the cluster here (~8-10/s, scenario 4) times the time a lookup takes (~2 s). Past
+# it, a lookup is refused at once (503, Retry-After) instead of joining a queue whose answers come after their
+# deadline. 40 let through more than the pipeline answered in time (run of 2026-12-01 17:11: answers 6.7 s late).
+MAX_IN_FLIGHT = 20
 
 
 def rss_kib(pid: int) -> int | None:
@@ -115,6 +118,8 @@ async def test_a_burst_of_ten_times_the_rate_is_answered_or_shed_and_memory_come
         await asyncio.sleep(2.0)
         after = memory(stack)
     settled_in = time.monotonic() - burst_end
+    # The steady load goes on a while after the burst, so that what it sent after the burst is judged on its own.
+    await asyncio.sleep(max(0.0, AFTER_BURST_S - (time.monotonic() - burst_end)))
     steady._stop.set()
     steady_outcomes = await steady_run
 
@@ -141,8 +146,10 @@ async def test_a_burst_of_ten_times_the_rate_is_answered_or_shed_and_memory_come
     print(f"burst: {len(shed)} of the burst's lookups shed at once (the slowest in {slowest_shed:.2f} s)")
     # The burst was real: the generator kept its pace within a second.
     assert max(o.lag_ms for o in burst_outcomes) < 1000
-    # After the burst the steady load is served again: its last 20 answered complete.
-    assert [o.status for o in steady_outcomes[-20:]].count("complete") >= 19, [o.status for o in steady_outcomes[-20:]]
+    # After the burst the steady load is served again: what it sent from 2 s after the burst answered complete.
+    after_burst = [o.status for o in steady_outcomes if o.sent >= burst_end + 2.0]
+    assert len(after_burst) >= 20, after_burst
+    assert after_burst.count("complete") >= len(after_burst) - 1, after_burst
     assert off_by(after, before) == {}, (before, after)
     assert [k for k in await namespace_keys(redis_url, stack.namespace) if ":req:" in k] == []
     assert set((await drained(rabbit_cluster.url, stack)).values()) == {0}
