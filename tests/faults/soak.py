@@ -30,20 +30,11 @@ import httpx  # noqa: E402
 from iko_stack import Stack  # noqa: E402
 
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack  # noqa: E402
+from tests.faults.stack_checks import rss_kib  # noqa: E402
 from tests.faults.steady_load import BSNS, Outcome, SteadyLoad  # noqa: E402
 from tests.infra import LOCAL_RABBITMQ, LOCAL_REDIS  # noqa: E402
 
 TIMEOUT_MS = 3000
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def memory(stack: Stack) -> dict[str, int | None]:

@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from iko_stack import Stack
 
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
 from tests.faults.rabbit_cluster import RabbitCluster
+from tests.faults.stack_checks import assert_no_restart, pids, resumed_after, set_brp_latency
 from tests.faults.steady_load import Outcome, SteadyLoad, judge
 from tests.faults.test_process_faults import REPLY_GRACE_S, drained
 from tests.faults.test_process_faults import wait_until as wait_for
@@ -56,8 +56,7 @@ AFTER_RETURN_S = SETTLED_AFTER_RETURN_S + 10.0
 async def faulty(rabbit_cluster: RabbitCluster, redis_url: str) -> AsyncIterator[Stack]:
     stack = start_stack(rabbit_cluster.url, redis_url, "brokerfault", assemblers=2)
     try:
-        with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as brp:
-            brp.put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": BRP_LATENCY_MS}).raise_for_status()
+        set_brp_latency(stack, BRP_LATENCY_MS)
         yield stack
     finally:
         await stop_stack(stack, rabbit_cluster.url, redis_url)
@@ -103,23 +102,6 @@ class Load(SteadyLoad):
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def pids(stack: Stack) -> dict[str, int]:
-    return {r.key: r.pid for r in stack.records()}
-
-
-def assert_no_restart(stack: Stack, before: dict[str, int]) -> None:
-    """Every process of the stack still the one that started: none died, none was restarted."""
-    assert pids(stack) == before
-    dead = [r.key for r in stack.records() if not stack.is_running(r.name, r.index)]
-    assert dead == [], f"processes gone: {dead}"
-
-
-def resumed_after(outcomes: list[Outcome], back_at: float) -> float | None:
-    """Seconds from ``back_at`` to the answer of the first lookup sent after it that answered complete."""
-    firsts = [o for o in outcomes if o.sent >= back_at and o.status == "complete" and o.answered is not None]
-    return None if not firsts else min(o.answered for o in firsts if o.answered is not None) - back_at
 
 
 async def stop_load_after(load: Load, seconds: float) -> None:

@@ -9,12 +9,12 @@ import asyncio
 import statistics
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from iko_stack import Stack
 
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
+from tests.faults.stack_checks import rss_kib
 from tests.faults.steady_load import Outcome, SteadyLoad, judge
 from tests.faults.test_process_faults import MARGIN_S, REPLY_GRACE_S, TIMEOUT_MS, drained
 from tests.infra import namespace_keys
@@ -36,16 +36,6 @@ AFTER_BURST_S = 12.0
 # it, a lookup is refused at once (503, Retry-After) instead of joining a queue whose answers come after their
 # deadline. 40 let through more than the pipeline answered in time (run of 2026-12-01 17:11: answers 6.7 s late).
 MAX_IN_FLIGHT = 20
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def memory(stack: Stack) -> dict[str, int]:

@@ -8,13 +8,12 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
-from contextlib import closing
 
-import httpx
 import pytest
 from iko_stack import Stack
 
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
+from tests.faults.stack_checks import set_brp_latency
 from tests.faults.steady_load import SteadyLoad, judge
 from tests.faults.test_process_faults import (
     MARGIN_S,
@@ -38,10 +37,7 @@ GATEWAY_TIMEOUT_MS = 4000
 async def two_gateways(rabbit_cluster, redis_url) -> AsyncIterator[Stack]:
     stack = start_stack(rabbit_cluster.url, redis_url, "fault-gw", assemblers=2, gateways=2, ready_timeout=150)
     try:
-        with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as brp:
-            brp.put(
-                "/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": GATEWAY_BRP_LATENCY_MS}
-            ).raise_for_status()
+        set_brp_latency(stack, GATEWAY_BRP_LATENCY_MS)
         yield stack
     finally:
         await stop_stack(stack, rabbit_cluster.url, redis_url)

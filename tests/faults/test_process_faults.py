@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import closing
 
 import aio_pika
-import httpx
 import pytest
 from iko_shared.sources import source_names
 from iko_shared.topology import Topology
 from iko_stack import Stack
 
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
+from tests.faults.stack_checks import set_brp_latency
 from tests.faults.steady_load import SteadyLoad, judge
 from tests.infra import namespace_keys
 
@@ -41,8 +40,7 @@ REPLY_GRACE_S = 5.0
 async def faulty(rabbit_cluster, redis_url) -> AsyncIterator[Stack]:
     stack = start_stack(rabbit_cluster.url, redis_url, "fault", assemblers=2)
     try:
-        with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as brp:
-            brp.put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": BRP_LATENCY_MS}).raise_for_status()
+        set_brp_latency(stack, BRP_LATENCY_MS)
         yield stack
     finally:
         await stop_stack(stack, rabbit_cluster.url, redis_url)

@@ -12,9 +12,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
 
-import httpx
 import psycopg
 import pytest
 import redis
@@ -25,6 +23,7 @@ from iko_stack import Stack
 from tests.e2e.conftest import DEV_HEADERS, start_stack, stop_stack
 from tests.faults.rabbit_cluster import RabbitCluster
 from tests.faults.redis_sentinel import MASTER_NAME, RedisSentinel
+from tests.faults.stack_checks import assert_no_restart, pids, resumed_after, set_brp_latency
 from tests.faults.steady_load import Outcome, Verdict, judge
 from tests.faults.test_broker_faults import BRP_LATENCY_MS, RATE, TIMEOUT_MS, Load, timeline
 from tests.faults.test_process_faults import REPLY_GRACE_S, drained
@@ -52,11 +51,6 @@ def sentinel_env(setup: RedisSentinel) -> dict[str, str]:
     return {"IKO_REDIS_SENTINELS": setup.sentinels_setting, "IKO_REDIS_SENTINEL_MASTER": MASTER_NAME}
 
 
-def set_brp_latency(stack: Stack) -> None:
-    with closing(httpx.Client(base_url=stack.sandbox_urls["brp"], timeout=5)) as brp:
-        brp.put("/__sandbox__/behaviour", json={"mode": "ok", "latency_ms": BRP_LATENCY_MS}).raise_for_status()
-
-
 @pytest.fixture
 def pg() -> Iterator[PgServer]:
     server = PgServer()
@@ -72,21 +66,11 @@ async def faulty(rabbit_cluster: RabbitCluster, redis_sentinel: RedisSentinel, p
     env = {**sentinel_env(redis_sentinel), "IKO_AUDIT_ADMIN_URL": pg.admin_url}
     stack = start_stack(rabbit_cluster.url, primary_url(redis_sentinel), "redisfault", env=env, assemblers=2)
     try:
-        set_brp_latency(stack)
+        set_brp_latency(stack, BRP_LATENCY_MS)
         yield stack
     finally:
         await stop_stack(stack, rabbit_cluster.url, primary_url(redis_sentinel))
         await asyncio.to_thread(drop_namespace_database, pg.admin_url, stack.namespace)
-
-
-def pids(stack: Stack) -> dict[str, int]:
-    return {r.key: r.pid for r in stack.records()}
-
-
-def assert_no_restart(stack: Stack, before: dict[str, int]) -> None:
-    assert pids(stack) == before
-    dead = [r.key for r in stack.records() if not stack.is_running(r.name, r.index)]
-    assert dead == [], f"processes gone: {dead}"
 
 
 class LogMark:
@@ -140,11 +124,6 @@ async def no_req_keys(setup: RedisSentinel, namespace: str, timeout_s: float = 2
             return
         assert time.monotonic() < end, f"Redis keys of finished requests left: {left[:5]}"
         await asyncio.sleep(0.5)
-
-
-def resumed_after(outcomes: list[Outcome], back_at: float) -> float | None:
-    answered = [o.answered for o in outcomes if o.sent >= back_at and o.status == "complete" and o.answered]
-    return None if not answered else min(answered) - back_at
 
 
 def judged(outcomes: list[Outcome], retry_after: dict[int, str | None]) -> Verdict:
