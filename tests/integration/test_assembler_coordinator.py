@@ -3,6 +3,7 @@ one script call by the replica that registered its request, in two by any other,
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from iko_assembler.coordinator import Coordinator
 from iko_assembler.store import RedisAssemblerStore
 from iko_shared.contracts import FragmentForwarded, Identifier, LookupRequested
 
-from tests.integration.test_assembler_store import ROOT, fragment, related_request
+from tests.integration.test_assembler_store import ROOT, fragment, related_request, request
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +129,33 @@ async def test_a_streamed_fragment_is_forwarded_with_whom_it_is_about(redis, nam
         (req.reply_to, "zgw", 2, None),
         (req.reply_to, "partners[0].brp", 3, partner),
     ]
+
+
+async def test_a_replica_holds_what_it_closed_until_forgotten_and_gives_it_up_when_its_publish_fails(redis, namespace):
+    store = RedisAssemblerStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+    outbox = Outbox()
+    coordinator = Coordinator(store, outbox.send_reply, outbox.send_lookup)
+    published = request()
+    await coordinator.on_request(published)
+    await coordinator.on_fragment(fragment(published, "brp"))
+    await coordinator.on_fragment(fragment(published, "zgw"))
+    assert len(outbox.replies) == 1
+    assert len(store.holdings) == 0, "published and forgotten: nothing left to renew"
+
+    async def channel_away(*args: Any) -> None:
+        raise ConnectionError("the channel is away")
+
+    failing = Coordinator(store, channel_away, outbox.send_lookup)
+    unpublished = request()
+    await failing.on_request(unpublished)
+    await failing.on_fragment(fragment(unpublished, "brp"))
+    with pytest.raises(ConnectionError):
+        await failing.on_fragment(fragment(unpublished, "zgw"))
+    # Given up, not renewed: once its lease lapses, a sweep (this replica's own too) publishes it again.
+    assert unpublished.request_id not in store.holdings
+    for _ in range(100):
+        again = (await store.sweep()).closed
+        if again:
+            break
+        await asyncio.sleep(0.05)
+    assert [c.request_id for c in again] == [unpublished.request_id]

@@ -132,21 +132,67 @@ async def test_fragment_after_deadline_closes_by_deadline_without_being_counted(
     assert set(recorded.closed.fragments) == {"zgw"}
 
 
-async def test_closed_but_unpublished_request_is_handed_out_again_after_its_lease(store):
+@pytest.fixture
+def other_replica(redis, namespace):
+    """A second assembler replica's store on the same Redis and namespace."""
+    return RedisAssemblerStore(redis, namespace, grace_s=5.0, lease_s=0.3)
+
+
+async def closed_by(store: RedisAssemblerStore) -> LookupRequested:
     req = request()
     await store.register(req)
     await store.record(fragment(req, "brp"))
     assert (await store.record(fragment(req, "zgw"))).closed is not None
-    # The replica that closed it "dies" here: no finish.
-    assert (await store.sweep()).closed == []
+    return req
+
+
+async def test_closed_but_unpublished_request_is_handed_out_again_after_its_lease(store, other_replica):
+    req = await closed_by(store)
+    # The replica that closed it "dies" here: no finish, no renewal.
+    assert (await other_replica.sweep()).closed == []
     await asyncio.sleep(0.35)
-    again = await store.sweep()
+    again = await other_replica.sweep()
     assert [c.request_id for c in again.closed] == [req.request_id]
     assert again.closed[0].redelivery
     assert set(again.closed[0].fragments) == {"brp", "zgw"}
-    await store.finish(req.request_id)
+    assert req.request_id in other_replica.holdings
+    await other_replica.finish(req.request_id)
+    assert req.request_id not in other_replica.holdings
     await asyncio.sleep(0.35)
+    assert (await other_replica.sweep()).closed == []
     assert (await store.sweep()).closed == []
+
+
+async def test_a_replica_that_renews_its_leases_keeps_its_requests_however_slow_its_publish(store, other_replica):
+    req = await closed_by(store)
+    assert store.holdings.current() == [req.request_id]
+    # Three leases long, renewed every third of one: the other replica never takes it.
+    until = time.monotonic() + 0.9
+    while time.monotonic() < until:
+        await store.renew(store.holdings.current())
+        assert (await other_replica.sweep()).closed == []
+        await asyncio.sleep(0.1)
+    # It stops renewing (it died, or stalled longer than a lease): the other replica publishes it.
+    await asyncio.sleep(0.35)
+    assert [c.request_id for c in (await other_replica.sweep()).closed] == [req.request_id]
+
+
+async def test_a_replica_does_not_publish_twice_what_it_still_holds_and_gives_up_what_it_releases(store):
+    req = await closed_by(store)
+    await asyncio.sleep(0.35)  # its lease lapsed (a stall) while its publish is still under way
+    assert (await store.sweep()).closed == []
+    store.release(req.request_id)  # the publish failed: given up, to be published by a sweep
+    await asyncio.sleep(0.35)
+    again = (await store.sweep()).closed
+    assert [c.request_id for c in again] == [req.request_id] and again[0].redelivery
+
+
+async def test_renewing_a_forgotten_request_puts_nothing_back(store, redis):
+    req = await closed_by(store)
+    await store.finish(req.request_id)
+    await store.renew([req.request_id])
+    assert await redis.zscore(store._shared_keys[2], req.request_id) is None
+    assert await request_keys(redis, store) == []
 
 
 async def test_request_data_carries_a_ttl(store, redis):

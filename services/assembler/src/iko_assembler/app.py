@@ -35,6 +35,7 @@ from iko_shared.topology import MESSAGE_HEADER
 
 from iko_assembler.coordinator import Coordinator
 from iko_assembler.finisher import Finisher
+from iko_assembler.leases import LeaseRenewer
 from iko_assembler.store import ClosedRequest, RedisAssemblerStore
 
 log = get_logger()
@@ -45,7 +46,8 @@ class AssemblerSettings(CommonSettings):
     # Longest sleep of the deadline sweep when this replica knows of no earlier deadline: bounds how late a
     # deadline registered by a replica that died is fired.
     assembler_max_sweep_interval_s: float = 0.05
-    # How long a closed request may stay unpublished before another replica publishes it instead.
+    # How long a closed request may stay unpublished, without the replica that holds it renewing its lease
+    # (every quarter of it), before another replica publishes it instead.
     assembler_publish_lease_s: float = 2.0
 
 
@@ -95,12 +97,20 @@ class Sweeper:
                 self._outage.recovered()
                 for request_id in result.dropped:
                     log.error("outbox.dropped", request_id=request_id, reason="unpublished past deadline + grace")
-                for closed in result.closed:
+                for done, closed in enumerate(result.closed):
                     if closed.closed_by == "deadline" and not closed.redelivery:
                         metrics.deadline_fired()
-                    # The answer a sweep publishes belongs to the lookup's trace, not to a trace of its own.
-                    with tracing.resumed(closed.meta.get("traceparent"), "deadline sweep", closed_by=closed.closed_by):
-                        await self._publish(closed)
+                    try:
+                        # The answer a sweep publishes belongs to the lookup's trace, not to a trace of its own.
+                        with tracing.resumed(
+                            closed.meta.get("traceparent"), "deadline sweep", closed_by=closed.closed_by
+                        ):
+                            await self._publish(closed)
+                    except BaseException:
+                        # The rest of this batch is not published now: let their leases lapse, so that the
+                        # next sweep (this replica's or another's) takes them up again.
+                        self._store.release(*(c.request_id for c in result.closed[done:]))
+                        raise
                     # Each publish composes its answer (jq) on the loop: let the handlers in between, so that a
                     # burst of closes does not hold up the other requests' fragments and deadlines.
                     await asyncio.sleep(0)
@@ -175,6 +185,7 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         )
 
     finisher = Finisher(store.finish)
+    renewer = LeaseRenewer(store.holdings, store.renew, every_s=settings.assembler_publish_lease_s / 4)
     coordinator = Coordinator(store, send_reply, send_lookup, finished=finisher.add)
     sweeper = Sweeper(store, coordinator.publish, settings.assembler_max_sweep_interval_s)
     coordinator.notice_deadline = sweeper.notice_deadline
@@ -224,12 +235,14 @@ def build_assembler_app(settings: AssemblerSettings | None = None) -> tuple[Fast
         await declare_dead_letter_path(broker, topology, topology.assembler_fragments)
         sweeper.start()
         finisher.start()
+        renewer.start()
         log.info("assembler.ready")
 
     @app.on_shutdown
     async def _stop() -> None:
         await sweeper.stop()
         await finisher.stop()
+        await renewer.stop()
 
     @app.after_shutdown
     async def _close() -> None:

@@ -14,7 +14,7 @@
 --     b:<branch>  d:<token>    a relation branch; a (source, operation, identifier) already asked
 --     tr:<note>                a relation whose selection was cut at its fan-out limit
 --     seq, closed_by, closed_at
--- ARGV[1] command: register | record | extend | sweep | finish
+-- ARGV[1] command: register | record | extend | sweep | renew | finish
 --
 -- Time is the Redis server's, so that every replica judges a deadline by the same clock.
 
@@ -206,6 +206,16 @@ elseif command == 'sweep' then
         next_due = first_lease[2]
     end
     return {tostring(now), next_due, out}
+
+elseif command == 'renew' then
+    -- ARGV: lease_ms, id1..idN. The replica that holds these (closed them, or took them from the outbox) is
+    -- alive: their leases start again. One no longer in the outbox (forgotten meanwhile) stays out of it.
+    local lease = tonumber(ARGV[2])
+    local renewed = 0
+    for i = 3, #ARGV do
+        renewed = renewed + redis.call('ZADD', outbox, 'XX', 'CH', now + lease, ARGV[i])
+    end
+    return {'renewed', renewed}
 
 elseif command == 'finish' then
     -- ARGV: id1..idN (KEYS[5]: the prefix of request keys). Their results are published: nothing of those

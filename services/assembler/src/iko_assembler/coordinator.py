@@ -166,9 +166,14 @@ class Coordinator:
         self._known.forget(closed.request_id)
         # Each fragment's trace context (kept when tracing is on) goes to the answer's span, never into the answer.
         traced = [tp for f in closed.fragments.values() if (tp := f.pop("traceparent", None))]
-        answer = compose_answer(closed)
-        with tracing.answered(traced):
-            await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
+        try:
+            answer = compose_answer(closed)
+            with tracing.answered(traced):
+                await self._send_reply(closed.meta["reply_to"], closed.request_id, answer)
+        except BaseException:
+            # Not published (or not known to be): its lease lapses, and a sweep publishes it again.
+            self._store.release(closed.request_id)
+            raise
         if self.finished is not None:
             self.finished(closed.request_id)
         else:

@@ -11,6 +11,8 @@ from iko_shared import tracing
 from iko_shared.contracts import FragmentProduced, Identifier, LookupRequested
 from redis.asyncio import Redis
 
+from iko_assembler.leases import Holdings
+
 RESULT_FIELDS = {"status", "data", "error", "retrieved_at", "duration_ms"}
 
 
@@ -171,8 +173,12 @@ class RedisAssemblerStore:
         *,
         grace_s: float = 30.0,
         lease_s: float = 2.0,
+        holdings: Holdings | None = None,
     ) -> None:
         self._redis = redis
+        # Every request a call here closes (or takes from the outbox) is held by this replica from that moment
+        # until ``finish`` or ``release``: its lease is renewed meanwhile (``LeaseRenewer``).
+        self.holdings = holdings if holdings is not None else Holdings(max_hold_s=10 * lease_s)
         prefix = f"{namespace}:asm:"
         self.request_prefix = prefix + "req:"
         self._shared_keys = [prefix + "deadlines", prefix + "closed", prefix + "outbox", prefix + "stats"]
@@ -215,6 +221,7 @@ class RedisAssemblerStore:
         )
         outcome = _text(reply[0])
         if outcome == "closed_now":
+            self.holdings.take(request.request_id)
             return Registered(closed=_closed_from_fields(request.request_id, reply[1]))
         if outcome == "registered":
             return Registered(expand_now=[(_text(k), orjson.loads(f)) for k, f in reply[1]])
@@ -237,6 +244,7 @@ class RedisAssemblerStore:
         )
         outcome, seq, stream, payload = _text(reply[0]), int(reply[1]), _text(reply[2]) or None, reply[3]
         if outcome == "closed_now":
+            self.holdings.take(fragment.request_id)
             return Recorded(outcome, seq, stream, closed=_closed_from_fields(fragment.request_id, payload))
         if outcome == "expand":
             return Recorded(outcome, seq, stream, meta=orjson.loads(payload))
@@ -257,6 +265,7 @@ class RedisAssemblerStore:
         reply = await self._call(self._request_key(request_id), "extend", *args)
         outcome = _text(reply[0])
         if outcome == "closed_now":
+            self.holdings.take(request_id)
             return outcome, [], _closed_from_fields(request_id, reply[1])
         return outcome, [_text(k) for k in reply[1]], None
 
@@ -265,8 +274,11 @@ class RedisAssemblerStore:
         closed = [
             _closed_from_fields(_text(rid), flat, redelivery=_text(kind) == "redeliver")
             for kind, rid, flat in entries
-            if _text(kind) != "dropped"
+            # One this replica holds still (its publish is under way, its lease lapsed in a stall) is not
+            # published a second time by this replica's own sweep.
+            if _text(kind) == "deadline" or (_text(kind) == "redeliver" and _text(rid) not in self.holdings)
         ]
+        self.holdings.take(*(c.request_id for c in closed))
         dropped = tuple(_text(rid) for kind, rid, _ in entries if _text(kind) == "dropped")
         due = float(next_due) / 1000 if next_due not in (b"", "") else None
         return SweepResult(closed=closed, now=float(now_ms) / 1000, next_due=due, dropped=dropped)
@@ -275,6 +287,17 @@ class RedisAssemblerStore:
         """Forget requests whose results are published (their keys and outbox entries), in one call."""
         if request_ids:
             await self._call(self.request_prefix, "finish", *request_ids)
+            self.holdings.release(*request_ids)
+
+    def release(self, *request_ids: str) -> None:
+        """Give up requests this replica could not publish: their leases lapse, and a sweep (of any replica)
+        publishes them again."""
+        self.holdings.release(*request_ids)
+
+    async def renew(self, request_ids: list[str]) -> None:
+        """Start the leases of requests this replica still holds again (those still in the outbox)."""
+        if request_ids:
+            await self._call(self.request_prefix, "renew", self._lease_ms, *request_ids)
 
     async def stats(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._shared_keys[3])
