@@ -184,7 +184,8 @@ async def test_a_replica_does_not_publish_twice_what_it_still_holds_and_gives_up
     store.release(req.request_id)  # the publish failed: given up, to be published by a sweep
     await asyncio.sleep(0.35)
     again = (await store.sweep()).closed
-    assert [c.request_id for c in again] == [req.request_id] and again[0].redelivery
+    assert [c.request_id for c in again] == [req.request_id]
+    assert again[0].redelivery
 
 
 async def test_renewing_a_forgotten_request_puts_nothing_back(store, redis):

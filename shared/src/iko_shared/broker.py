@@ -211,8 +211,10 @@ class ExchangePublisher:
         ``mandatory``: a message no queue takes raises ``UnroutableError`` (aio-pika's channel, as FastStream's,
         does not raise on a return itself). A transient failure (unroutable, a nack, no confirm within
         ``attempt_timeout_s``, the channel away) is retried with backoff until ``deadline`` (epoch seconds;
-        default a few seconds), then raised. A retry after a confirm that did not come may deliver the message
-        twice: every consumer of IKO's messages takes a copy as a no-op (registration, fragments, replies)."""
+        default a few seconds), then raised. The deadline ends the retries, not the wait for a confirm of a
+        message sent: that is waited for up to ``attempt_timeout_s`` even past the deadline. A retry after a
+        confirm that did not come may deliver the message twice: every consumer of IKO's messages takes a copy
+        as a no-op (registration, fragments, replies)."""
         headers = dict(headers or {})
         with tracing.publish_span(self._spec.name or routing_key, headers):
             message = aio_pika.Message(
@@ -232,17 +234,21 @@ class ExchangePublisher:
     async def _attempt(
         self, message: aio_pika.Message, routing_key: str, mandatory: bool, deadline: float | None
     ) -> None:
-        limit = self._attempt_timeout_s
-        if deadline is not None:
-            limit = max(0.05, min(limit, deadline - time.time()))
         exchange: aio_pika.abc.AbstractExchange | None = None
+        limit = self._attempt_timeout_s
         try:
-            async with asyncio.timeout(limit):
+            # Getting a channel is bounded by the deadline: nothing has gone out yet.
+            opening = limit if deadline is None else max(0.05, min(limit, deadline - time.time()))
+            async with asyncio.timeout(opening):
                 exchange = await self._current_exchange()
+            # Once the message may have gone out, its confirm is waited for the whole attempt, deadline or not:
+            # giving up sooner and sending it again is a second copy whenever the broker was only slow (a loaded
+            # machine, flow control), which is what the caller's deadline is most often short of.
+            async with asyncio.timeout(limit):
                 confirmed = await exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
         except TimeoutError:
             self._retire(exchange)
-            raise TimeoutError(f"no confirm within {limit:.2f} s") from None
+            raise TimeoutError(f"no channel or no confirm within {limit:.2f} s") from None
         except Exception as exc:
             if classify(exc) == "transient":  # a nack, the channel or the connection away
                 self._retire(exchange)

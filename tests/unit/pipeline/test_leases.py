@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import redis.exceptions
 import structlog
 from iko_assembler.app import Sweeper
 from iko_assembler.leases import Holdings, LeaseRenewer
 from iko_assembler.store import ClosedRequest, SweepResult
+
+
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    for _ in range(int(within_s / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
 
 
 class Clock:
@@ -33,7 +41,8 @@ def test_holdings_keep_what_was_taken_until_released_and_let_go_of_what_is_held_
     clock.now += 6  # "a" is held 21 s: no longer renewed, so that another replica publishes it
     with structlog.testing.capture_logs() as logs:
         assert holdings.current() == ["c"]
-    assert "a" not in holdings and len(holdings) == 1
+    assert "a" not in holdings
+    assert len(holdings) == 1
     assert [(line["event"], line["requests"]) for line in logs] == [("lease.given_up", 1)]
 
 
@@ -54,16 +63,14 @@ async def test_the_renewer_renews_what_is_held_and_says_once_that_redis_is_away(
     with structlog.testing.capture_logs() as logs:
         renewer.start()
         try:
-            deadline = time.monotonic() + 5
-            while len(renewed) < 3 and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
+            await until(lambda: len(renewed) >= 3)
             holdings.release("r1")
             count = len(renewed)
-            while len(renewed) < count + 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
+            await until(lambda: len(renewed) >= count + 2)
         finally:
             await renewer.stop()
-    assert renewed[0] == ["r1", "r2"] and renewed[-1] == ["r2"]
+    assert renewed[0] == ["r1", "r2"]
+    assert renewed[-1] == ["r2"]
     assert [line["event"] for line in logs] == ["lease.redis.unavailable", "lease.redis.recovered"]
 
 
@@ -104,9 +111,7 @@ async def test_a_sweep_whose_publish_fails_gives_up_the_rest_of_its_batch():
     with structlog.testing.capture_logs():
         sweeper.start()
         try:
-            deadline = time.monotonic() + 5
-            while store.sweeps < 3 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            await until(lambda: store.sweeps >= 3)
         finally:
             await sweeper.stop()
     assert published == ["r0", "r1"]
