@@ -44,8 +44,18 @@ stamp_key() {
     } | "$PY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'
 }
 
+# Bytecode of the workspace's own sources, written ahead: with PYTHONDONTWRITEBYTECODE set (as on the CI machine)
+# Python never writes it, and every process of a stack would compile every module again at start (measured: the
+# assembler's imports took 3.4 CPU-s without, 1.4 s with; a stack starts 16 processes). Only changed files are
+# compiled again; a stale file is recompiled in memory, so this is never wrong, only faster.
+compile_sources() {
+    "$VENV/bin/python" -m compileall -q -j 0 shared/src services/*/src sandbox >/dev/null ||
+        say "compiling the workspace's bytecode failed (imports are only slower)"
+}
+
 key=$(stamp_key)
 if [[ -x $VENV/bin/python && -f $STAMP && $(cat "$STAMP") == "$key" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    compile_sources
     say "$VENV is up to date with requirements.lock"
     exit 0
 fi
@@ -70,11 +80,13 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
 fi
 
 say "syncing $VENV with requirements.lock"
-"${UV[@]}" pip sync --python "$VENV/bin/python" requirements.lock
+# --compile-bytecode: the installed packages' bytecode is written once here, not compiled at every process start.
+"${UV[@]}" pip sync --compile-bytecode --python "$VENV/bin/python" requirements.lock
 editable_args=()
 for d in "${EDITABLES[@]}"; do editable_args+=(-e "$d"); done
 say "installing the workspace packages editable: ${EDITABLES[*]}"
 # The build backend comes from the lock too (no unpinned download at install time).
 "${UV[@]}" pip install --python "$VENV/bin/python" --no-deps --no-build-isolation "${editable_args[@]}"
+compile_sources
 printf '%s\n' "$key" >"$STAMP"
 say "$VENV is ready"
