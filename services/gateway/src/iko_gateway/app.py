@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from iko_gateway.api import router
 from iko_gateway.audit import AuditFacts, Auditor, AuditPublisher
 from iko_gateway.auth import Authenticator, AuthSettings
+from iko_gateway.coalescing import Coalescer
 from iko_gateway.compat import compat_router
 from iko_gateway.decisions import AccessDecider
 from iko_gateway.inzage import InzageService
@@ -163,6 +164,11 @@ def create_app(
             reply_queue,
             settings.gateway_reply_grace_s,
             max_in_flight=settings.gateway_max_in_flight,
+            coalescer=(
+                Coalescer(settings.gateway_coalesce_tolerance_ms / 1000)
+                if settings.gateway_coalesce_tolerance_ms
+                else None
+            ),
         )
         # Declared here too, so that a request waits in it while the audit service starts (and is not returned).
         await broker.declare_queue(topology.audit_inzage)

@@ -17,6 +17,7 @@ from iko_shared.ops import metrics
 from iko_shared.serialization import dump_model
 from iko_shared.topology import Topology
 
+from iko_gateway.coalescing import Coalescer, Run, coalescing_key
 from iko_gateway.decisions import Ask
 from iko_gateway.replies import ReplyWaiter, Waiter
 
@@ -128,6 +129,14 @@ def answer_outcome(raw: bytes) -> metrics.LookupOutcome:
     return metrics.outcome_of(answer.get("status") if isinstance(answer, dict) else None)
 
 
+def with_request_id(raw: bytes, request_id: str) -> bytes:
+    """A shared run's answer as the answer to one of the calls that joined it."""
+    answer = orjson.loads(raw)
+    if isinstance(answer, dict):
+        answer["request_id"] = request_id
+    return orjson.dumps(answer)
+
+
 class LookupService:
     def __init__(
         self,
@@ -137,7 +146,9 @@ class LookupService:
         reply_to: str,
         reply_grace_s: float,
         max_in_flight: int = 0,
+        coalescer: Coalescer | None = None,
     ) -> None:
+        self._coalescer = coalescer
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._topology = topology
@@ -146,8 +157,8 @@ class LookupService:
         self._reply_to = reply_to
         self._grace = reply_grace_s
 
-    def _message(self, ask: Ask, request_id: str, stream: bool) -> LookupRequested:
-        now = time.time()
+    def _message(self, ask: Ask, request_id: str, stream: bool, now: float | None = None) -> LookupRequested:
+        now = time.time() if now is None else now
         return LookupRequested(
             request_id=request_id,
             profile=ask.profile,
@@ -187,8 +198,36 @@ class LookupService:
         )
 
     async def ask(self, ask: Ask, request_id: str | None = None) -> bytes:
-        """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``)."""
-        message = self._message(ask, request_id or str(uuid.uuid4()), stream=False)
+        """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``). With a
+        coalescer, an identical lookup in flight is joined instead (``coalescing``): its answer, under this
+        call's request id."""
+        request_id = request_id or str(uuid.uuid4())
+        now = time.time()
+        if self._coalescer is None:
+            return await self._run(ask, request_id, now)
+        key = coalescing_key(ask)
+        deadline = now + ask.timeout_ms / 1000
+        run = self._coalescer.join(key, deadline)
+        if run is None:
+            run = self._coalescer.start(key, request_id, deadline, lambda: self._run(ask, request_id, now))
+            return await asyncio.shield(run.task)
+        return await self._joined(run, ask, request_id)
+
+    async def _joined(self, run: Run, ask: Ask, request_id: str) -> bytes:
+        log.info("lookup.coalesced", request_id=request_id, run=run.request_id)
+        outcome: metrics.LookupOutcome = "error"
+        started = time.perf_counter()
+        metrics.lookup_started()
+        metrics.lookup_coalesced()
+        try:
+            raw = await asyncio.shield(run.task)
+            outcome = answer_outcome(raw)
+            return with_request_id(raw, request_id)
+        finally:
+            metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
+
+    async def _run(self, ask: Ask, request_id: str, now: float) -> bytes:
+        message = self._message(ask, request_id, stream=False, now=now)
         self._admit(message)
         waiter = self._waiter.expect(message.request_id)
         outcome: metrics.LookupOutcome = "error"

@@ -23,6 +23,9 @@ class GatewaySettings(CommonSettings, ProfileSettings):
     # Lookups this replica has in flight at once, all callers together (0: no cap); beyond it 503 with
     # Retry-After at once: a burst past what the pipeline answers within the deadline is shed, not queued late.
     gateway_max_in_flight: int = Field(256, ge=0)
+    # Identical lookups in flight at once (same caller, profile, identifier, purpose and plan; a Valtimo tab's
+    # widgets) share one pipeline run when their deadlines are within this of each other (0: never shared).
+    gateway_coalesce_tolerance_ms: int = Field(250, ge=0)
     # Failed authentication attempts per source address per minute (0: no limit); beyond it every request from
     # that address, with good credentials or not, is refused (429) until the minute ends.
     gateway_auth_failures_per_minute: int = Field(30, ge=0)

@@ -39,6 +39,11 @@ LOOKUP_DURATION = Histogram(
     buckets=LOOKUP_BUCKETS,
     registry=REGISTRY,
 )
+LOOKUPS_COALESCED = Counter(
+    "iko_lookups_coalesced_total",
+    "Lookups answered by joining an identical lookup in flight rather than by a pipeline run of their own.",
+    registry=REGISTRY,
+)
 LOOKUPS_IN_FLIGHT = Gauge("iko_lookups_in_flight", "Lookups the gateway is waiting on.", registry=REGISTRY)
 SOURCE_FETCHES = Counter(
     "iko_source_fetches_total",
@@ -111,6 +116,11 @@ def lookup_finished(profile: str, outcome: LookupOutcome, duration_s: float | No
     if duration_s is not None:
         LOOKUPS_IN_FLIGHT.dec()
         LOOKUP_DURATION.labels(profile).observe(duration_s)
+
+
+def lookup_coalesced() -> None:
+    if _enabled:
+        LOOKUPS_COALESCED.inc()
 
 
 def lookup_refused(profile: str) -> None:
