@@ -47,6 +47,8 @@ async def capped(rabbitmq_url: str, redis_url: str, tmp_path: Path) -> AsyncIter
             "IKO_AUTH_API_KEYS_FILE": str(keys_file),
             "IKO_GATEWAY_MAX_IN_FLIGHT": str(REPLICA),
             "IKO_GATEWAY_MAX_IN_FLIGHT_PER_CALLER": str(PER_CALLER),
+            # The replica's cap counts pipeline runs; these identical calls would share one run each caller.
+            "IKO_GATEWAY_COALESCE_TOLERANCE_MS": "0",
         },
     )
     try:
