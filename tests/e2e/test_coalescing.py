@@ -1,7 +1,8 @@
 """Coalescing on the production-mode stack with restricted API keys: a Valtimo tab's five identical calls, made
 while the BRP is slow so that they overlap, send one LookupRequested (counted on a queue of the test's own bound
 to the lookups exchange) and get five answers, each under its own request id, with five audit records; a call by
-another client with the same roles, or stating another purpose, gets a run of its own."""
+another client with the same roles, or stating another purpose, gets a run of its own; and a Valtimo tab (five
+calls of the IKO Server compatible API, each with its own containerParam) is one run, each widget paged as asked."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from iko_shared.topology import Topology
 from iko_stack import Stack
 
 from tests.e2e.production import KEYS, PURPOSE
+from tests.e2e.test_compat import container_param
 from tests.faults.stack_checks import set_brp_latency
 
 pytestmark = pytest.mark.e2e
@@ -114,3 +116,36 @@ async def test_another_client_or_another_purpose_is_not_coalesced(
     assert len({r["context"]["caller"] for r in requests}) == 2
     records = await audit(3)
     assert {r.request_id for r in records} == {r.json()["request_id"] for r in responses}
+
+
+async def test_a_valtimo_tab_of_five_widgets_is_one_run_each_widget_paged_as_it_asked(
+    production_stack: Stack, slow_brp: None, sent, audit
+) -> None:
+    widgets = [[], *[[container_param("zaken", page, 1)] for page in range(3)], [container_param("zaken", 0, 2)]]
+    async with httpx.AsyncClient(base_url=production_stack.gateway_url, timeout=20) as client:
+        responses = await asyncio.gather(
+            *(
+                client.get(
+                    "/aggregated-data-profiles/persoon",
+                    params=[*(("containerParam", p) for p in params), ("id", BSN)],
+                    headers={"X-API-Key": KEYS["zaken"][0], **PURPOSE},
+                )
+                for params in widgets
+            )
+        )
+    assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
+    views = [r.json() for r in responses]
+    everything = views[0]["zaken"]
+    assert isinstance(everything, list)
+    assert len(everything) >= 3, "the sandbox has zaken for this person"
+    # Each widget's containerParam shaped its own answer only.
+    pages = [[z["identificatie"] for z in v["zaken"]["content"]] for v in views[1:]]
+    assert [len(p) for p in pages] == [1, 1, 1, 2]
+    assert len({p[0] for p in pages[:3]}) == 3, "three pages of one, three different zaken"
+    assert [r.headers["x-iko-status"] for r in responses] == ["complete"] * 5
+
+    requests = [body for body in await drain(sent) if body.get("identifier")]
+    assert len(requests) == 1, f"one tab, {len(requests)} pipeline runs"
+    records = await audit(5)
+    assert len(records) == 5
+    assert len({r.request_id for r in records}) == 5
