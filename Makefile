@@ -105,6 +105,9 @@ lock: ## regenerate requirements.lock (hashed) from the pyproject files
 	$(UV) lock
 	$(UV) export --format requirements-txt --no-emit-workspace --all-packages --all-groups --no-header -o requirements.lock
 
-.PHONY: bench
+.PHONY: bench bench-tab
+bench-tab: venv services ## a Valtimo tab of five identical calls against one lookup, coalescing on and off (a minute or two)
+	$(PY) -m bench.valtimo_tab $(BENCH_ARGS)
+
 bench: venv services ## benchmark pipeline vs floor vs direct fan-out (minutes, not in test); BENCH_ARGS="--quick"
 	$(PY) -m bench $(BENCH_ARGS)
