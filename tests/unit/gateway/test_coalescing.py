@@ -121,3 +121,17 @@ async def test_no_answer_in_time_is_every_joined_call_s_504() -> None:
     results = await asyncio.gather(*(service.ask(quick, f"c{i}") for i in range(2)), return_exceptions=True)
     assert all(isinstance(r, NoAnswerError) for r in results), results
     assert len(publisher.request_ids) == 1
+
+
+async def test_each_call_gets_an_answer_of_its_own_that_no_other_call_sees_changed() -> None:
+    """The compatible API pages its containers in place: one widget's paging must not reach another's."""
+    publisher, waiter = RecordingPublisher(), ReplyWaiter()
+    service = service_with(publisher, waiter)
+    calls = [asyncio.create_task(service.ask_json(caller_ask(), f"call-{i}")) for i in range(3)]
+    await wait_until(lambda: len(publisher.request_ids) == 1)
+    waiter.resolve("call-0", orjson.dumps({"request_id": "call-0", "status": "complete", "zaken": [1, 2, 3]}))
+    first, second, third = await asyncio.gather(*calls)
+    first["zaken"].clear()
+    second["zaken"].append(4)
+    assert third["zaken"] == [1, 2, 3]
+    assert [a["request_id"] for a in (first, second, third)] == ["call-0", "call-1", "call-2"]

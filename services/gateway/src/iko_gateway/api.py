@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from iko_shared.ops import metrics
@@ -162,7 +161,7 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
             headers={"Cache-Control": "no-store"},
         )
     try:
-        raw = await service.ask(ask, request_id)
+        answered = await service.ask_answered(ask, request_id)
     except OverloadedError:
         return problem(503, "Too busy", "this gateway has as many lookups in flight as it takes; try again")
     except PublishFailedError:
@@ -170,8 +169,8 @@ async def lookup(profile: str, body: Annotated[LookupBody, Body()], request: Req
     except NoAnswerError:
         return problem(504, "No answer", "no assembled answer arrived in time")
     # Recorded before it is disclosed: if the record fails, the answer is not sent.
-    await audit(answer=orjson.loads(raw))
-    return Response(raw, media_type="application/json")
+    await audit(answer=answered.answer)
+    return Response(answered.raw, media_type="application/json")
 
 
 async def _stream(

@@ -32,7 +32,7 @@ from iko_gateway.compat import compat_router
 from iko_gateway.decisions import AccessDecider
 from iko_gateway.inzage import InzageService
 from iko_gateway.inzage_api import inzage_router
-from iko_gateway.lookups import LookupService
+from iko_gateway.lookups import Answered, LookupService
 from iko_gateway.problems import problem
 from iko_gateway.readiness import ReadinessProbe
 from iko_gateway.replies import ReplyWaiter
@@ -165,7 +165,7 @@ def create_app(
             settings.gateway_reply_grace_s,
             max_in_flight=settings.gateway_max_in_flight,
             coalescer=(
-                Coalescer(settings.gateway_coalesce_tolerance_ms / 1000)
+                Coalescer[Answered](settings.gateway_coalesce_tolerance_ms / 1000)
                 if settings.gateway_coalesce_tolerance_ms
                 else None
             ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import orjson
 
@@ -38,25 +39,28 @@ def coalescing_key(ask: Ask) -> bytes:
     )
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class Run:
+class Run(Generic[T]):
     """One pipeline run, and the request id it goes by (its first caller's)."""
 
     request_id: str
     deadline: float
-    task: asyncio.Task[bytes]
+    task: asyncio.Task[T]
     joined: int = field(default=0)
 
 
-class Coalescer:
+class Coalescer(Generic[T]):
     def __init__(self, tolerance_s: float = DEFAULT_TOLERANCE_S) -> None:
         self._tolerance_s = tolerance_s
-        self._runs: dict[bytes, list[Run]] = {}
+        self._runs: dict[bytes, list[Run[T]]] = {}
 
     def __len__(self) -> int:
         return sum(len(runs) for runs in self._runs.values())
 
-    def join(self, key: bytes, deadline: float) -> Run | None:
+    def join(self, key: bytes, deadline: float) -> Run[T] | None:
         """A run in flight this call may share, or None."""
         for run in self._runs.get(key, ()):
             if abs(run.deadline - deadline) <= self._tolerance_s and not run.task.done():
@@ -64,11 +68,11 @@ class Coalescer:
                 return run
         return None
 
-    def start(self, key: bytes, request_id: str, deadline: float, work: Callable[[], Awaitable[bytes]]) -> Run:
+    def start(self, key: bytes, request_id: str, deadline: float, work: Callable[[], Awaitable[T]]) -> Run[T]:
         """Start a run of its own for this call. Its task is not the caller's: a first caller that goes away
         (its connection closed) does not take the answer away from those who joined."""
 
-        async def run_work() -> bytes:
+        async def run_work() -> T:
             return await work()
 
         task = asyncio.create_task(run_work(), name=f"lookup {request_id}")
@@ -77,7 +81,7 @@ class Coalescer:
         task.add_done_callback(lambda done: self._forget(key, run, done))
         return run
 
-    def _forget(self, key: bytes, run: Run, done: asyncio.Task[bytes]) -> None:
+    def _forget(self, key: bytes, run: Run[T], done: asyncio.Task[T]) -> None:
         runs = self._runs.get(key)
         if runs is not None:
             runs[:] = [r for r in runs if r is not run]

@@ -129,12 +129,37 @@ def answer_outcome(raw: bytes) -> metrics.LookupOutcome:
     return metrics.outcome_of(answer.get("status") if isinstance(answer, dict) else None)
 
 
-def with_request_id(raw: bytes, request_id: str) -> bytes:
-    """A shared run's answer as the answer to one of the calls that joined it."""
-    answer = orjson.loads(raw)
-    if isinstance(answer, dict):
+class Answered:
+    """One call's assembled answer, parsed once: the outcome, the audit record and the compatible API read the
+    data; the native API sends the bytes (as they came for a run of its own, dumped again for a joined one).
+    An answer is parsed once per call and never shared: the compatible API pages its containers in place."""
+
+    def __init__(self, answer: dict[str, Any], raw: bytes | None = None) -> None:
+        self.answer = answer
+        self._raw = raw
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Answered:
+        answer = orjson.loads(raw)
+        if not isinstance(answer, dict):
+            raise ValueError("an assembled answer is a JSON object")
+        return cls(answer, raw)
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = orjson.dumps(self.answer)
+        return self._raw
+
+    @property
+    def outcome(self) -> metrics.LookupOutcome:
+        return metrics.outcome_of(self.answer.get("status"))
+
+    def for_call(self, request_id: str) -> Answered:
+        """A shared run's answer as the answer to one of the calls that joined it: a copy of its own."""
+        answer = Answered.parse(self.raw).answer
         answer["request_id"] = request_id
-    return orjson.dumps(answer)
+        return Answered(answer)
 
 
 class LookupService:
@@ -146,7 +171,7 @@ class LookupService:
         reply_to: str,
         reply_grace_s: float,
         max_in_flight: int = 0,
-        coalescer: Coalescer | None = None,
+        coalescer: Coalescer[Answered] | None = None,
     ) -> None:
         self._coalescer = coalescer
         self._max_in_flight = max_in_flight
@@ -198,9 +223,15 @@ class LookupService:
         )
 
     async def ask(self, ask: Ask, request_id: str | None = None) -> bytes:
-        """Send the request and wait for its assembled answer (raw JSON of ``LookupCompleted``). With a
-        coalescer, an identical lookup in flight is joined instead (``coalescing``): its answer, under this
-        call's request id."""
+        """The assembled answer's JSON (``LookupCompleted``)."""
+        return (await self.ask_answered(ask, request_id)).raw
+
+    async def ask_json(self, ask: Ask, request_id: str | None = None) -> dict[str, Any]:
+        return (await self.ask_answered(ask, request_id)).answer
+
+    async def ask_answered(self, ask: Ask, request_id: str | None = None) -> Answered:
+        """Send the request and wait for its assembled answer. With a coalescer, an identical lookup in flight
+        is joined instead (``coalescing``): its answer, under this call's request id."""
         request_id = request_id or str(uuid.uuid4())
         now = time.time()
         if self._coalescer is None:
@@ -213,20 +244,20 @@ class LookupService:
             return await asyncio.shield(run.task)
         return await self._joined(run, ask, request_id)
 
-    async def _joined(self, run: Run, ask: Ask, request_id: str) -> bytes:
+    async def _joined(self, run: Run[Answered], ask: Ask, request_id: str) -> Answered:
         log.info("lookup.coalesced", request_id=request_id, run=run.request_id)
         outcome: metrics.LookupOutcome = "error"
         started = time.perf_counter()
         metrics.lookup_started()
         metrics.lookup_coalesced()
         try:
-            raw = await asyncio.shield(run.task)
-            outcome = answer_outcome(raw)
-            return with_request_id(raw, request_id)
+            answered = (await asyncio.shield(run.task)).for_call(request_id)
+            outcome = answered.outcome
+            return answered
         finally:
             metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
 
-    async def _run(self, ask: Ask, request_id: str, now: float) -> bytes:
+    async def _run(self, ask: Ask, request_id: str, now: float) -> Answered:
         message = self._message(ask, request_id, stream=False, now=now)
         self._admit(message)
         waiter = self._waiter.expect(message.request_id)
@@ -235,17 +266,13 @@ class LookupService:
         metrics.lookup_started()
         try:
             await self._publish(message)
-            raw = await self._wait(waiter, message)
-            outcome = answer_outcome(raw)
-            return raw
+            answered = Answered.parse(await self._wait(waiter, message))
+            outcome = answered.outcome
+            return answered
         finally:
             self._in_flight -= 1
             metrics.lookup_finished(ask.profile, outcome, time.perf_counter() - started)
             self._waiter.discard(message.request_id)
-
-    async def ask_json(self, ask: Ask, request_id: str | None = None) -> dict[str, object]:
-        answer: dict[str, object] = orjson.loads(await self.ask(ask, request_id))
-        return answer
 
     async def stream(self, ask: Ask, request_id: str | None = None) -> AsyncIterator[tuple[str, bytes]]:
         """Every fragment in the order the assembler recorded it (``("fragment", json)``), then the answer

@@ -72,7 +72,7 @@ async def run_search(
     request_id = str(uuid.uuid4())
     started = datetime.now(UTC)
     answer = await service.ask_json(ask, request_id)
-    result: dict[str, Any] = answer["sources"]["search"]  # type: ignore[index]
+    result: dict[str, Any] = answer["sources"]["search"]
     data = result.get("data") if result["status"] == "ok" else None
     rows = raw_rows(action, data)
     if action.paging == "source":
