@@ -62,7 +62,9 @@ async def test_hanging_source_gives_a_partial_answer_at_the_deadline(gateway, sa
     assert (view.status, view.completed_by) == ("partial", "deadline")
     assert view.sources["brp"].status == "timeout"
     assert view.sources["zgw"].status == "ok"
-    assert 1.0 <= elapsed <= 1.1, f"answered after {elapsed:.3f} s"
+    # Not before the deadline; after it promptly, with a margin a loaded 2-core CI machine keeps (the precision
+    # itself is the benchmark's to measure).
+    assert 1.0 <= elapsed < 2.0, f"answered after {elapsed:.3f} s"
 
 
 async def test_failing_source_completes_before_the_deadline(gateway, sandbox):

@@ -51,7 +51,8 @@ async def test_a_hung_source_deep_in_the_tree_gives_a_partial_answer_naming_the_
     assert answer.timed_out == ["partners[0].kinderen[0].zgw", "partners[0].kinderen[1].zgw"]
     assert answer.branches["partners[0].kinderen[0]"].parent == "partners[0].brp"
     assert all(answer.sources[k].status == "ok" for k in answer.sources if k not in answer.timed_out)
-    assert 1.5 <= elapsed < 1.7
+    # Not before the deadline; after it with a margin a loaded CI machine keeps (precision is the benchmark's).
+    assert 1.5 <= elapsed < 2.5, f"answered after {elapsed:.3f} s"
 
 
 async def test_fan_out_is_capped_and_the_cut_is_named(gateway):
