@@ -217,3 +217,12 @@ class Throttled:
     def take_suppressed(self) -> int:
         count, self.suppressed = self.suppressed, 0
         return count
+
+
+def log_loop_failure(exc: BaseException, outage: OutageLog, throttle: Throttled, event: str, **fields: Any) -> None:
+    """A background loop's failed round, called from its ``except``: something transient (Redis or the broker
+    away) is the outage's one warning; anything else a bug, its traceback at most once per ``throttle``."""
+    if classify(exc) == "transient":
+        outage.failed(exc, **fields)
+    elif throttle.allow():
+        log.exception(event, suppressed=throttle.take_suppressed(), **fields)

@@ -24,7 +24,7 @@ from iko_shared.broker import (
     run_service,
 )
 from iko_shared.contracts import FragmentForwarded, FragmentProduced, LookupCompleted, LookupRequested
-from iko_shared.failures import OutageLog, Throttled, classify
+from iko_shared.failures import OutageLog, Throttled, log_loop_failure
 from iko_shared.logging import get_logger
 from iko_shared.ops import metrics
 from iko_shared.ops.service import attach_ops
@@ -116,10 +116,7 @@ class Sweeper:
                     await asyncio.sleep(0)
             except Exception as exc:
                 # Redis away: one warning per outage, one info when it is back, not a traceback every sweep.
-                if classify(exc) == "transient":
-                    self._outage.failed(exc)
-                elif self._throttle.allow():
-                    log.exception("sweep.failed", suppressed=self._throttle.take_suppressed())
+                log_loop_failure(exc, self._outage, self._throttle, "sweep.failed")
                 await asyncio.sleep(self._max_interval)
                 continue
             if len(result.closed) >= 500:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from iko_shared.failures import OutageLog, Throttled, classify
+from iko_shared.failures import OutageLog, Throttled, log_loop_failure
 from iko_shared.logging import get_logger
 
 log = get_logger()
@@ -65,10 +65,7 @@ class Finisher:
             except Exception as exc:
                 # Redis is away: the ids stay pending (and in the outbox); try again shortly. One warning per
                 # outage (a bug: one traceback every few seconds at most), not one per try.
-                if classify(exc) == "transient":
-                    self._outage.failed(exc, pending=len(self._pending))
-                elif self._throttle.allow():
-                    log.exception("finish.failed", pending=len(self._pending))
+                log_loop_failure(exc, self._outage, self._throttle, "finish.failed", pending=len(self._pending))
                 await asyncio.sleep(self._retry_after_s)
                 self._wake.set()
             else:

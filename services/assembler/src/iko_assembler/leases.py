@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from iko_shared.failures import OutageLog, Throttled, classify
+from iko_shared.failures import OutageLog, Throttled, log_loop_failure
 from iko_shared.logging import get_logger
 
 log = get_logger()
@@ -96,9 +96,6 @@ class LeaseRenewer:
                 # Redis away: the leases lapse as a dead replica's would; what is still held is renewed once
                 # Redis is back, and a copy published meanwhile by another replica is taken by the gateway as
                 # a no-op.
-                if classify(exc) == "transient":
-                    self._outage.failed(exc, held=len(self._holdings))
-                elif self._throttle.allow():
-                    log.exception("lease.renew_failed", held=len(self._holdings))
+                log_loop_failure(exc, self._outage, self._throttle, "lease.renew_failed", held=len(self._holdings))
             else:
                 self._outage.recovered()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import orjson
@@ -49,7 +49,6 @@ class Run(Generic[T]):
     request_id: str
     deadline: float
     task: asyncio.Task[T]
-    joined: int = field(default=0)
 
 
 class Coalescer(Generic[T]):
@@ -64,7 +63,6 @@ class Coalescer(Generic[T]):
         """A run in flight this call may share, or None."""
         for run in self._runs.get(key, ()):
             if abs(run.deadline - deadline) <= self._tolerance_s and not run.task.done():
-                run.joined += 1
                 return run
         return None
 
