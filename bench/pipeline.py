@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Mapping
@@ -15,13 +16,27 @@ from bench import processes
 from bench.cpu import infrastructure_pids
 from bench.loadgen import Target
 from bench.sandbox import set_behaviour, set_latency
-from bench.system import DEV_HEADERS, LOOKUP_PATH, Infra, complete, lookup_body
+from bench.system import DEV_HEADERS, Infra, complete, lookup_body
 
 sys.path.insert(0, str(processes.ROOT / "scripts"))
 
 from iko_stack import Stack, StackError, registered_sources  # scripts/ is not a package: on the path above
 
 SOURCES = ("brp", "zgw")
+SHIPPED_PROFILES = processes.ROOT / "deploy" / "config" / "profiles"
+BENCH_PROFILES = processes.ROOT / "bench" / "profiles"
+# The two-source lookup the floor and the direct fan-out make too (bench/profiles/bench-persoon.yaml).
+PROFILE = "bench-persoon"
+PIPELINE_LOOKUP_PATH = f"/api/v1/profiles/{PROFILE}/lookups"
+
+
+def profiles_dir(target: Path) -> Path:
+    """The shipped profiles and the benchmark's own (``bench/profiles``) in one folder, for ``IKO_PROFILES_DIR``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in (SHIPPED_PROFILES, BENCH_PROFILES):
+        for profile in sorted(folder.glob("*.yaml")):
+            shutil.copyfile(profile, target / profile.name)
+    return target
 
 
 class PipelineSystem:
@@ -41,6 +56,7 @@ class PipelineSystem:
         gateway = processes.free_port()
         # Every registered source's simulator runs (the stack starts them all), each on a free port.
         simulators = {source.name: processes.free_port() for source in registered_sources()}
+        profiles = profiles_dir(run_dir / self.namespace / "profiles")
         self.stack = Stack(
             self.namespace,
             gateway_port=gateway,
@@ -57,6 +73,7 @@ class PipelineSystem:
                 "IKO_LOG_LEVEL": log_level,
                 # A hanging source must keep being asked, so the deadline (not an open circuit) ends its lookups.
                 "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
+                "IKO_PROFILES_DIR": str(profiles),
                 **(extra_env or {}),
             },
         )
@@ -77,7 +94,8 @@ class PipelineSystem:
         return {s: self.stack.sandbox_urls[s] for s in SOURCES}
 
     def target(self, timeout_ms: int | None = None, keep_bodies: bool = False) -> Target:
-        return Target("127.0.0.1", self.port, LOOKUP_PATH, lookup_body(timeout_ms), DEV_HEADERS, complete, keep_bodies)
+        path = PIPELINE_LOOKUP_PATH
+        return Target("127.0.0.1", self.port, path, lookup_body(timeout_ms), DEV_HEADERS, complete, keep_bodies)
 
     def cpu_groups(self) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {}

@@ -8,13 +8,14 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.costs import observability_cost
 from bench.cpu import CpuMeter, infrastructure_pids
 from bench.direct import DirectSystem
 from bench.floor.system import FloorSystem
@@ -23,6 +24,7 @@ from bench.pipeline import PipelineSystem
 from bench.probe import RedisProbe
 from bench.stats import Summary, histogram_points
 from bench.system import Infra, System
+from bench.valtimo_tab import tab_against_one
 
 Say = Callable[[str], None]
 
@@ -57,6 +59,21 @@ class Plan:
     # replicas asked for 80/s, more than two cores carry there, and the run measured the CPU, not the sources.
     scale_prefetch: int = 2
     retention_latency_ms: int = 20
+    # CPU per lookup compared between the systems at one offered rate (open loop), below every system's maximum:
+    # at saturation the figure follows queueing and this machine's noise more than the design.
+    cpu_rate: float = 40.0
+    # Metrics off / on / tracing on, each measured once per turn at ``cpu_rate``.
+    observability: bool = True
+    observability_turns: int = 3
+    # A Valtimo tab (five identical calls at once) against one lookup, on the pipeline measured above.
+    tab: bool = True
+    tab_groups: int = 60
+    tab_rate: float = 4.0
+    tab_latency_ms: int = 20
+    # CPU per lookup and latency against the fragments of the answer (bench.fanout's benchmark profile).
+    fanout: bool = True
+    fanout_counts: tuple[int, ...] = (1, 2, 5, 15, 50)
+    fanout_rate: float = 10.0
 
     @classmethod
     def quick(cls, run_dir: Path, duration_s: float = 1.5) -> Plan:
@@ -72,6 +89,10 @@ class Plan:
             deadline=False,
             scale_out=False,
             retention_latency_ms=0,
+            cpu_rate=20.0,
+            observability=False,
+            tab=False,
+            fanout=False,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -362,6 +383,16 @@ async def single_caller(
     return m
 
 
+async def fixed_rate(system: System, plan: Plan, latency_ms: int, say: Say, pause: Sequence[int] = ()) -> Measurement:
+    """The open loop at ``plan.cpu_rate``: the run whose CPU per lookup the targets compare between systems."""
+    await system.set_latency(latency_ms)
+    m = await measure(
+        system, system.target(), rate=plan.cpu_rate, duration_s=plan.duration_s, warmup_s=plan.warmup_s, pause=pause
+    )
+    say(_line(system.name, latency_ms, m))
+    return m
+
+
 async def run_compared(
     factories: dict[str, Callable[[], Any]],
     plan: Plan,
@@ -403,14 +434,24 @@ async def run_compared(
                 except Exception as exc:
                     _failed(results, name, exc, say)
                     del systems[name]
+            fixed: dict[str, Measurement] = {}
+            for name, system in list(systems.items()):
+                try:
+                    fixed[name] = await fixed_rate(system, plan, latency, say, others(name))
+                except Exception as exc:
+                    _failed(results, name, exc, say)
+                    del systems[name]
             for name, system in list(systems.items()):
                 probe = None
                 if isinstance(system, PipelineSystem) and latency == plan.retention_latency_ms:
                     probe = (system.infra.redis_url, f"{system.namespace}:asm:req:*")
                 try:
-                    results["systems"][name]["by_latency"][str(latency)] = await characterise(
+                    characterised = await characterise(
                         system, plan, latency, say, probe=probe, measured=firsts.get(name, []), pause=others(name)
                     )
+                    if name in fixed:
+                        characterised["fixed_rate"] = fixed[name].data
+                    results["systems"][name]["by_latency"][str(latency)] = characterised
                 except Exception as exc:
                     _failed(results, name, exc, say)
                     del systems[name]
@@ -438,6 +479,15 @@ async def pipeline_extras(system: PipelineSystem, plan: Plan, say: Say) -> dict[
     out: dict[str, Any] = {}
     if plan.deadline:
         out["deadline"] = await deadline_precision(system, plan, say)
+    if plan.tab:
+        out["valtimo_tab"] = await tab_against_one(
+            system, tabs=plan.tab_groups, rate=plan.tab_rate, latency_ms=plan.tab_latency_ms
+        )
+        tab = out["valtimo_tab"]
+        say(
+            f"  valtimo tab    one lookup {tab['one_lookup']['cpu_ms_per_group']} ms, a tab of {tab['widgets']}"
+            f" {tab['tab']['cpu_ms_per_group']} ms: {tab['tab_over_one']}x"
+        )
     # Every request hash must be gone once the answers are out (finish deletes it; the TTL is the backstop).
     await _settle()
     left = await system.namespace_keys()
@@ -471,6 +521,38 @@ async def run_plan(infra: Infra, plan: Plan, say: Say = _say_default) -> dict[st
             say,
             results,
         )
+    if "pipeline" in plan.systems and plan.observability:
+        await _optional(
+            results,
+            "observability",
+            say,
+            lambda: observability_cost(
+                infra,
+                plan.run_dir,
+                say,
+                rate=plan.cpu_rate,
+                latency_ms=plan.latencies[0],
+                duration_s=plan.duration_s,
+                warmup_s=plan.warmup_s,
+                turns=plan.observability_turns,
+            ),
+        )
+    if "pipeline" in plan.systems and plan.fanout:
+        await _optional(
+            results,
+            "fanout",
+            say,
+            lambda: _fanout(
+                infra,
+                plan.run_dir,
+                say,
+                counts=plan.fanout_counts,
+                rate=plan.fanout_rate,
+                duration_s=plan.duration_s,
+                warmup_s=plan.warmup_s,
+                latency_ms=plan.latencies[0],
+            ),
+        )
     if "pipeline" in plan.systems and plan.scale_out:
         try:
             results["scale_out"] = await scale_out(infra, plan, say)
@@ -478,6 +560,24 @@ async def run_plan(infra: Infra, plan: Plan, say: Say = _say_default) -> dict[st
             say(f"scale_out: FAILED: {type(exc).__name__}: {exc}")
             results["errors"]["scale_out"] = f"{type(exc).__name__}: {exc}"
     return results
+
+
+async def _fanout(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    from bench.fanout import fanout_scaling
+
+    result: dict[str, Any] = await fanout_scaling(*args, **kwargs)
+    return result
+
+
+async def _optional(
+    results: dict[str, Any], key: str, say: Say, scenario: Callable[[], Awaitable[dict[str, Any]]]
+) -> None:
+    """A scenario of its own: its failure is recorded in ``errors`` and the rest of the run goes on."""
+    try:
+        results[key] = await scenario()
+    except Exception as exc:
+        say(f"{key}: FAILED: {type(exc).__name__}: {exc}")
+        results["errors"][key] = f"{type(exc).__name__}: {exc}"
 
 
 def systems_of(names: Sequence[str]) -> tuple[str, ...]:

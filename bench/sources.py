@@ -1,9 +1,10 @@
 """The source work of one persoon lookup, the same in the direct fan-out and in the floor's workers.
 
-For the BRP: ``POST /personen`` (RaadpleegMetBurgerservicenummer with the persoon profile's fields). For the ZGW:
+For the BRP: ``POST /personen`` (RaadpleegMetBurgerservicenummer with the benchmark profile's fields). For the ZGW:
 ``POST /zaken/api/v1/zaken/_zoek`` with the JWT the ZGW connector makes, following ``next`` pages; each zaak gets
 its zaaktype's name from a per-process catalogue cache, and its status too when the profile asks
-``include: [status]``. That is what the pipeline's connectors do for the persoon profile.
+``include: [status]``. That is what the pipeline's connectors do for ``bench/profiles/bench-persoon.yaml`` (the persoon
+profile's two root sources, without its relations and other sources), the profile the pipeline is asked for.
 
 Every system reaches the sources through the same HTTP client as the pipeline's connectors: ``httpx.AsyncClient``
 on ``SourceTransport`` (httpx-aiohttp's ``AiohttpTransport``, aiohttp's connection pool), one pooled client per
@@ -28,7 +29,8 @@ from iko_zgw_connector.token import ZgwToken
 
 from bench import processes
 
-PROFILE = processes.ROOT / "deploy" / "config" / "profiles" / "persoon.yaml"
+# The benchmark's two-source profile, which the pipeline is asked for too: one definition of the source work.
+PROFILE = processes.ROOT / "bench" / "profiles" / "bench-persoon.yaml"
 SOURCES = ("brp", "zgw")
 ZAKEN_PATH = "/zaken/api/v1"
 MAX_PAGES = 5
@@ -39,7 +41,7 @@ ANSWERED = ("ok", "not_found", "error")
 
 
 def profile_sources(path: Path = PROFILE) -> dict[str, Any]:
-    """The persoon profile's root sources: BRP fields and ZGW params, as the gateway would plan them."""
+    """The benchmark profile's sources: BRP fields and ZGW params, as the gateway would plan them."""
     profile = yaml.safe_load(path.read_text(encoding="utf-8"))
     sources: dict[str, Any] = profile["sources"]
     return sources

@@ -38,8 +38,21 @@ class Names:
     def assembler_fragments(self) -> str:
         return f"{self.namespace}.assembler.fragments"
 
+    @property
+    def audit(self) -> str:
+        return f"{self.namespace}.audit"
+
+    @property
+    def audit_queue(self) -> str:
+        return f"{self.namespace}.audit.records"
+
     def work_queues(self) -> list[str]:
-        return [self.assembler_requests, self.assembler_fragments, *(self.connector_queue(s) for s in SOURCES)]
+        return [
+            self.assembler_requests,
+            self.assembler_fragments,
+            self.audit_queue,
+            *(self.connector_queue(s) for s in SOURCES),
+        ]
 
     def redis_keys(self) -> list[str]:
         """deadlines, closed, outbox: the shared sorted sets; a request's hash is ``request_prefix + id``."""

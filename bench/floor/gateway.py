@@ -1,5 +1,5 @@
-"""The floor's gateway: takes a lookup over HTTP, publishes it (with its BSN) once, answers with the reply from its
-own queue."""
+"""The floor's gateway: takes a lookup over HTTP, publishes it (with its BSN) once, takes the reply from its own
+queue, publishes the audit record of what it is about to disclose and answers once the broker has confirmed it."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ HEADERS: dict[str, aio_pika.abc.FieldValue] = {"iko-kind": "lookup", **{f"iko-so
 async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, ready_file: str) -> None:
     names = Names(namespace)
     connection = await aio_pika.connect(rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     exchange = await channel.get_exchange(names.lookups, ensure=False)
+    audit = await channel.get_exchange(names.audit, ensure=False)
     replies = await channel.declare_queue(
         f"{namespace}.gateway.replies.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True
     )
@@ -38,13 +39,39 @@ async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, re
 
     await replies.consume(on_reply, no_ack=True)
 
+    async def record(request_id: str, bsn: str) -> None:
+        """Who asked about whom, which sources and when: what the pipeline's audit record holds but its view."""
+        body = orjson.dumps(
+            {
+                "record_id": str(uuid.uuid4()),
+                "request_id": request_id,
+                "at": time.time(),
+                "client": "bench",
+                "purpose": "demo",
+                "subject": {"type": "bsn", "value": bsn},
+                "sources": [{"key": s, "source": s} for s in SOURCES],
+            }
+        )
+        # Confirmed (the channel's publisher confirms) and mandatory: no disclosure without a stored record.
+        await audit.publish(
+            aio_pika.Message(
+                body,
+                content_type="application/json",
+                message_id=request_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="record",
+            mandatory=True,
+        )
+
     async def handle(_method: str, _path: str, request: bytes) -> tuple[int, bytes]:
         request_id = str(uuid.uuid4())
         now = time.time()
+        bsn = requested_bsn(request)
         body = orjson.dumps(
             {
                 "request_id": request_id,
-                "bsn": requested_bsn(request),
+                "bsn": bsn,
                 "keys": list(SOURCES),
                 "requested_at": now,
                 "deadline": now + timeout_s,
@@ -64,7 +91,9 @@ async def run(namespace: str, rabbitmq_url: str, port: int, timeout_s: float, re
                 ),
                 routing_key="",
             )
-            return 200, await asyncio.wait_for(future, timeout_s + 1.0)
+            answer = await asyncio.wait_for(future, timeout_s + 1.0)
+            await record(request_id, bsn)
+            return 200, answer
         except TimeoutError:
             return 504, b'{"error": "timeout"}'
         finally:

@@ -47,6 +47,10 @@ async def declare(rabbitmq_url: str, names: Names) -> None:
         await requests.bind(lookups, arguments={"x-match": "all", "iko-kind": "lookup"})
         fragment_queue = await work_queue(names.assembler_fragments)
         await fragment_queue.bind(fragments, routing_key="fragment")
+        # Every IKO must record each disclosure, confirmed, before it answers: the floor does that much too.
+        audit = await channel.declare_exchange(names.audit, aio_pika.ExchangeType.DIRECT, durable=True)
+        audit_queue = await work_queue(names.audit_queue)
+        await audit_queue.bind(audit, routing_key="record")
     finally:
         await connection.close()
 
@@ -57,7 +61,7 @@ async def drop(infra: Infra, names: Names) -> None:
         infra.redis_url,
         f"{names.namespace}:",
         names.work_queues(),
-        (names.lookups, names.fragments, names.dead_letters),
+        (names.lookups, names.fragments, names.dead_letters, names.audit),
     )
 
 
@@ -86,6 +90,7 @@ class FloorSystem:
             await self.simulators.start()
             self._children = [
                 self._launch("assembler", "assembler", []),
+                self._launch("audit", "audit", []),
                 self._launch("gateway", "gateway", ["--port", str(self.port)]),
                 *(
                     self._launch("worker", f"worker-{s}", ["--source", s, "--source-url", self.simulators.urls[s]])
