@@ -87,7 +87,9 @@ async def observability_cost(
         for system in systems.values():
             await system.stop()
         await processes.stop([sink])
-    return summarise(runs, rate=rate, latency_ms=latency_ms)
+    found = summarise(runs, rate=rate, latency_ms=latency_ms)
+    found["collector"] = sink.log_tail(1)
+    return found
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]], *, rate: float, latency_ms: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Its own process, so that what it costs is neither the system's CPU nor the load 
 from __future__ import annotations
 
 import argparse
+import signal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,10 +15,13 @@ from bench.processes import mark_ready
 
 class Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    exports = 0
+    received_bytes = 0
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        Sink.received_bytes += len(self.rfile.read(length))
+        Sink.exports += 1
         # An empty ExportTraceServiceResponse is zero bytes of protobuf: a full success.
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -34,6 +38,13 @@ def main() -> None:
     p.add_argument("--ready-file", type=Path, required=True)
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Sink)
+
+    def stop(_signum: int, _frame: object) -> None:
+        # What it took in, in its log: proof that the stack exported while it was measured.
+        print(f"otlp-sink: {Sink.exports} exports, {Sink.received_bytes} bytes", flush=True)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     mark_ready(args.ready_file)
     server.serve_forever()
 

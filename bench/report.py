@@ -423,6 +423,7 @@ def observability_section(results: dict[str, Any]) -> str:
         f"{_n(obs['rate'])} lookups/s offered, sources at {obs['latency_ms']} ms, the other two paused. The ratio "
         "is taken per turn (figures seconds apart) and its median reported.\n\n"
         + _table(["variant", "CPU ms/lookup per turn", "median", "÷ metrics off (median of turns)"], rows)
+        + (f"\n\nThe collector's own count: `{obs['collector']}`." if obs.get("collector") else "")
     )
 
 
