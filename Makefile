@@ -105,7 +105,10 @@ lock: ## regenerate requirements.lock (hashed) from the pyproject files
 	$(UV) lock
 	$(UV) export --format requirements-txt --no-emit-workspace --all-packages --all-groups --no-header -o requirements.lock
 
-.PHONY: bench bench-tab
+.PHONY: bench bench-tab flame
+flame: venv services ## flame graphs of the services under a steady load (py-spy; docs/benchmarks/flame-*.svg)
+	$(PY) -m bench.flame $(BENCH_ARGS)
+
 bench-tab: venv services ## a Valtimo tab of five identical calls against one lookup, coalescing on and off (a minute or two)
 	$(PY) -m bench.valtimo_tab $(BENCH_ARGS)
 

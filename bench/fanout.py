@@ -43,7 +43,6 @@ from bench.system import DEV_HEADERS, Infra, complete
 COUNTS = (1, 2, 5, 15, 50)
 PROFILE = "bench-gezin"
 PROFILE_FILE = Path(__file__).resolve().parent / "profiles" / f"{PROFILE}.yaml"
-SHIPPED_PROFILES = processes.ROOT / "deploy" / "config" / "profiles"
 SANDBOX_DATA = processes.ROOT / "sandbox" / "data"
 PERSONS = "personen-mock-test-data.json"
 LOOKUP_PATH = f"/api/v1/profiles/{PROFILE}/lookups"
@@ -182,13 +181,6 @@ def write_data_dir(target: Path, counts: Sequence[int] = COUNTS, source: Path = 
     return parents
 
 
-def write_profiles_dir(target: Path) -> None:
-    """The shipped profiles plus the benchmark's, as the gateway reads them (``IKO_PROFILES_DIR``)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for path in [*sorted(SHIPPED_PROFILES.glob("*.yaml")), PROFILE_FILE]:
-        shutil.copy(path, target / path.name)
-
-
 # -- the lookups ---------------------------------------------------------------------------------------------------
 # Each fragment is one entry of the answer's ``sources`` with a status of its own (the lookup's is ``complete``, and
 # BRP data holds no ``status``): counting the good ones in the body is cheaper than parsing fifty fragments per
@@ -254,11 +246,11 @@ async def fanout_scaling(
     system: PipelineSystem | None = None
     try:
         parents = write_data_dir(scratch / "data", counts)
-        write_profiles_dir(scratch / "profiles")
+        # The profile is among bench/profiles, which every benchmark stack is given (bench.pipeline.profiles_dir).
         pipeline = PipelineSystem(
             infra,
             run_dir,
-            extra_env={"IKO_PROFILES_DIR": str(scratch / "profiles"), "IKO_SANDBOX_DATA_DIR": str(scratch / "data")},
+            extra_env={"IKO_SANDBOX_DATA_DIR": str(scratch / "data")},
             label="fanout",
         )
         # A start that fails leaves nothing behind (PipelineSystem.start): only a started stack needs stopping.
