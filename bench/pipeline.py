@@ -49,6 +49,7 @@ class PipelineSystem:
         connector_replicas: int = 1,
         extra_env: Mapping[str, str] | None = None,
         label: str = "pipeline",
+        coalescing: bool = False,
     ) -> None:
         self.name = label
         self.infra = infra
@@ -74,6 +75,10 @@ class PipelineSystem:
                 # A hanging source must keep being asked, so the deadline (not an open circuit) ends its lookups.
                 "IKO_CONNECTOR_CIRCUIT_FAILURES": "1000",
                 "IKO_PROFILES_DIR": str(profiles),
+                # The load generator sends one lookup over and over: with coalescing on, the identical calls in
+                # flight at once would share pipeline runs, and the figures would be of fewer runs than lookups.
+                # Only the Valtimo tab, which measures coalescing, turns it on.
+                **({} if coalescing else {"IKO_GATEWAY_COALESCE_TOLERANCE_MS": "0"}),
                 **(extra_env or {}),
             },
         )

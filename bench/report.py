@@ -393,7 +393,8 @@ def tab_section(results: dict[str, Any]) -> str:
             ]
         )
     return (
-        f"The pipeline above (coalescing on, its default), {tab['tabs']} single lookups and then {tab['tabs']} tabs "
+        f"A stack of its own with coalescing on (the default; the other stacks here run with it off, as their load "
+        f"generator repeats one lookup), {tab['tabs']} single lookups and then {tab['tabs']} tabs "
         f"of {tab['widgets']} identical calls at once (as Valtimo's widgets make them), open loop at "
         f"{_n(tab['rate'])} per second, sources at {tab['latency_ms']} ms. CPU of the system's processes less what "
         "they spend idle over as long a window (at a few lookups a second the idle timers are a large share).\n\n"
@@ -492,7 +493,8 @@ def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: s
         "- **Direct fan-out** (`bench/direct.py`): one process serving the same endpoint, calling the BRP and ZGW "
         "simulators in parallel.",
         "- **Source work** (`bench/sources.py`, one module for the direct fan-out and the floor's workers): "
-        "`POST /personen` (RaadpleegMetBurgerservicenummer with the benchmark profile's fields) and "
+        "`POST /personen` (RaadpleegMetBurgerservicenummer with the benchmark profile's fields; concurrent lookups "
+        "batched into one call of up to 20 BSNs by the BRP connector's rule, `BrpBatches`) and "
         "`POST /zaken/api/v1/zaken/_zoek` with the ZGW connector's JWT; each zaak gets its zaaktype's name from "
         "a per-process catalogue cache (and its status too when the profile asks `include: [status]`, which the "
         "shipped profile does not). That is the source work of the pipeline's connectors for the benchmark profile.",
@@ -503,6 +505,8 @@ def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: s
         "HTTP client.",
         "- **IKO pipeline**: the real stack (`scripts/iko_stack.py`: simulators, assembler, three connectors, "
         "gateway, each its own process) in its own namespace, dev mode on, `IKO_GATEWAY_RATE_LIMIT_PER_MINUTE=0`, "
+        "`IKO_GATEWAY_COALESCE_TOLERANCE_MS=0` (the load generator repeats one lookup: with coalescing on, identical "
+        "calls in flight at once would share runs and the figures would be of fewer runs than lookups), "
         "`IKO_LOG_LEVEL=WARNING`, `IKO_CONNECTOR_CIRCUIT_FAILURES=1000`; "
         "`POST /api/v1/profiles/bench-persoon/lookups` with the dev key, purpose `demo`, BSN 999993653: "
         "`bench/profiles/bench-persoon.yaml` is the shipped persoon profile's two root sources (BRP with the same "

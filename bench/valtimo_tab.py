@@ -107,7 +107,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="iko-bench-tab-") as tmp:
         for label, env in (("coalescing-on", {}), ("coalescing-off", {"IKO_GATEWAY_COALESCE_TOLERANCE_MS": "0"})):
-            system = PipelineSystem(infra, Path(tmp), extra_env=env, label=f"tab-{label.split('-')[1]}")
+            system = PipelineSystem(
+                infra, Path(tmp), extra_env=env, label=f"tab-{label.split('-')[1]}", coalescing=label == "coalescing-on"
+            )
             await system.start()
             try:
                 found = await tab_against_one(system, tabs=args.tabs, rate=args.rate, latency_ms=args.latency_ms)
