@@ -73,7 +73,7 @@ class BrpBatches:
         self._max = max_size
         self._window = window_s
         self._waiting: dict[str, list[asyncio.Future[Any]]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
