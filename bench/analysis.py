@@ -86,6 +86,8 @@ def _target(name: str, measured: float | None, limit: float | None, *, at_most: 
         "limit": limit,
         "measured": None if measured is None else round(measured, 4),
         "holds": holds,
+        # How the limit bounds the figure, so that a median of several runs can be judged the same way.
+        "bound": "at_most" if at_most else "at_least",
         "detail": detail,
     }
 

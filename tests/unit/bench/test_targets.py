@@ -85,3 +85,23 @@ def test_observability_ratio_is_the_median_of_each_turns_ratio() -> None:
     assert tracing["limit"] is None
     assert tracing["holds"] is None
     assert tracing["measured"] == 1.3
+
+
+def test_the_median_of_three_runs_is_judged_against_each_limit() -> None:
+    from bench.median import medians
+
+    def run(cpu: float, throughput: float) -> dict[str, Any]:
+        return {
+            "targets": [
+                analysis._target("cpu ≤ 1.4", cpu, 1.4, at_most=True, detail=""),
+                analysis._target("throughput ≥ 0.75", throughput, 0.75, at_most=False, detail=""),
+                analysis._target("tracing: reported", 1.2, None, at_most=True, detail=""),
+            ]
+        }
+
+    rows = {r["name"]: r for r in medians([run(1.3, 0.7), run(1.5, 0.8), run(1.35, 0.9)])}
+    assert rows["cpu ≤ 1.4"]["median"] == 1.35
+    assert rows["cpu ≤ 1.4"]["holds"] is True  # one run of three above the limit: the median holds
+    assert rows["throughput ≥ 0.75"]["median"] == 0.8
+    assert rows["throughput ≥ 0.75"]["holds"] is True
+    assert rows["tracing: reported"]["holds"] is None
