@@ -79,7 +79,9 @@ async def record(args: argparse.Namespace) -> list[Path]:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.flame", description=__doc__.split("\n\n")[0])
-    p.add_argument("--rate", type=float, default=40.0, help="lookups/s offered (default 40, the CPU target's rate)")
+    p.add_argument(
+        "--rate", type=float, default=25.0, help="lookups/s offered (default 25: below the maximum while sampled)"
+    )
     p.add_argument("--duration", type=float, default=20.0, help="seconds sampled (default 20)")
     p.add_argument("--latency-ms", type=int, default=0, help="the sources' latency (default 0)")
     p.add_argument("--sample-rate", type=int, default=250, help="py-spy samples per second (default 250)")
