@@ -38,7 +38,8 @@ def medians(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _at_most(target: dict[str, Any]) -> bool:
-    return target.get("bound", "at_most") == "at_most"
+    bound: str = target.get("bound", "at_most")
+    return bound == "at_most"
 
 
 def table(rows: list[dict[str, Any]], labels: list[str]) -> str:
