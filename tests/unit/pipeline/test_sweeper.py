@@ -52,3 +52,48 @@ async def test_a_deadline_noticed_during_a_sweep_wakes_the_next_sweep_by_that_de
         assert store.started[2] - noticed_at < 0.3
     finally:
         await sweeper.stop()
+
+
+class ClosingStore:
+    """The first sweep closes one request and says the next deadline is ``due_in`` seconds away; later sweeps
+    find nothing."""
+
+    def __init__(self, due_in: float) -> None:
+        self.due_in = due_in
+        self.started: list[float] = []
+
+    async def sweep(self) -> SweepResult:
+        self.started.append(time.monotonic())
+        now = time.time()
+        if len(self.started) == 1:
+            closed = ClosedRequest(
+                request_id="r1", closed_by="deadline", closed_at=now, meta={}, expected={}, fragments={}
+            )
+            return SweepResult(closed=[closed], now=now, next_due=now + self.due_in)
+        return SweepResult(closed=[], now=now, next_due=None)
+
+    def release(self, *request_ids: str) -> None:
+        pass
+
+
+async def test_the_time_spent_publishing_a_sweep_is_not_added_to_the_next_deadline():
+    store = ClosingStore(due_in=0.5)
+    published_at: list[float] = []
+
+    async def slow_publish(closed: ClosedRequest) -> None:
+        await asyncio.sleep(1.0)  # longer than the next deadline is away
+        published_at.append(time.monotonic())
+
+    sweeper = Sweeper(store, slow_publish, max_interval=5.0)  # type: ignore[arg-type]
+    sweeper.start()
+    try:
+        for _ in range(300):
+            if len(store.started) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(store.started) >= 2, "no second sweep"
+        # The next deadline passed while the first sweep was publishing: the next sweep goes at once, not 0.5 s
+        # after the publish.
+        assert store.started[1] - published_at[0] < 0.3
+    finally:
+        await sweeper.stop()

@@ -94,6 +94,7 @@ class Sweeper:
             self._next_wake = math.inf
             try:
                 result = await self._store.sweep()
+                swept_at = time.monotonic()
                 self._outage.recovered()
                 for request_id in result.dropped:
                     log.error("outbox.dropped", request_id=request_id, reason="unpublished past deadline + grace")
@@ -123,7 +124,9 @@ class Sweeper:
                 continue
             delay = self._max_interval
             if result.next_due is not None:
-                delay = min(delay, max(result.next_due - result.now, 0.0))
+                # Measured from the sweep's own clock (Redis's), less the time spent publishing what it closed:
+                # otherwise every publish of a sweep made the next deadline that much late.
+                delay = min(delay, max(result.next_due - result.now - (time.monotonic() - swept_at), 0.0))
             now = time.time()
             delay = min(delay, max(self._next_wake - now, 0.0))
             self._next_wake = now + delay
