@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import processes
+from bench.measurement import measure, own_pids, paused
 from bench.pipeline import PipelineSystem
 from bench.system import Infra
 
@@ -37,9 +38,6 @@ async def observability_cost(
     warmup_s: float,
     turns: int,
 ) -> dict[str, Any]:
-    # Imported here: bench.scenarios imports this module for its plan.
-    from bench.scenarios import measure, own_pids, paused
-
     port = processes.free_port()
     ready = run_dir / "otlp-sink.ready"
     sink = processes.launch(

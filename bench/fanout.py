@@ -36,8 +36,8 @@ from iko_shared.logging import configure_logging
 
 from bench import processes
 from bench.loadgen import Target
+from bench.measurement import measure
 from bench.pipeline import PipelineSystem
-from bench.scenarios import measure
 from bench.system import DEV_HEADERS, Infra, complete
 
 COUNTS = (1, 2, 5, 15, 50)

@@ -494,7 +494,7 @@ def render(results: dict[str, Any], doc: Path, images: dict[str, Path], notes: s
         "simulators in parallel.",
         "- **Source work** (`bench/sources.py`, one module for the direct fan-out and the floor's workers): "
         "`POST /personen` (RaadpleegMetBurgerservicenummer with the benchmark profile's fields; concurrent lookups "
-        "batched into one call of up to 20 BSNs by the BRP connector's rule, `BrpBatches`) and "
+        "batched into one call of up to 20 BSNs by the BRP connector's own `RaadpleegBatcher`) and "
         "`POST /zaken/api/v1/zaken/_zoek` with the ZGW connector's JWT; each zaak gets its zaaktype's name from "
         "a per-process catalogue cache (and its status too when the profile asks `include: [status]`, which the "
         "shipped profile does not). That is the source work of the pipeline's connectors for the benchmark profile.",

@@ -1,7 +1,7 @@
 """The source work of one persoon lookup, the same in the direct fan-out and in the floor's workers.
 
 For the BRP: ``POST /personen`` (RaadpleegMetBurgerservicenummer with the benchmark profile's fields), concurrent
-lookups batched as the pipeline's BRP connector batches them (``BrpBatches``). For the ZGW:
+lookups batched by the pipeline BRP connector's own ``RaadpleegBatcher``. For the ZGW:
 ``POST /zaken/api/v1/zaken/_zoek`` with the JWT the ZGW connector makes, following ``next`` pages; each zaak gets
 its zaaktype's name from a per-process catalogue cache, and its status too when the profile asks
 ``include: [status]``. That is what the pipeline's connectors do for ``bench/profiles/bench-persoon.yaml`` (the persoon
@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
+from iko_brp_connector.batching import RaadpleegBatcher
 from iko_brp_connector.source import BrpSettings
 from iko_shared.connector.http import SourceHttpSettings, SourceTransport
 from iko_zgw_connector.source import BSN_FILTER, ZgwSettings
@@ -59,70 +60,6 @@ def source_client(settings: SourceHttpSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=SourceTransport(limits=limits), timeout=None)
 
 
-class BrpBatches:
-    """Concurrent BRP lookups in one call of up to 20 BSNs, by the pipeline BRP connector's rule: with no call in
-    flight a lookup goes out at once (with whatever joins in the same turn of the loop); while one is out, lookups
-    gather and go when it returns, when twenty have gathered, or after 2 ms. Without it the systems compared with
-    the pipeline would make one BRP call per lookup under load where the pipeline makes one per twenty, and
-    would measure that rather than the architecture."""
-
-    def __init__(
-        self, call: Callable[[list[str]], Awaitable[dict[str, Any]]], max_size: int = 20, window_s: float = 0.002
-    ) -> None:
-        self._call = call
-        self._max = max_size
-        self._window = window_s
-        self._waiting: dict[str, list[asyncio.Future[Any]]] = {}
-        self._timer: asyncio.Handle | None = None
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def lookup(self, bsn: str) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        first = not self._waiting
-        self._waiting.setdefault(bsn, []).append(future)
-        if len(self._waiting) >= self._max:
-            self._flush()
-        elif first:
-            self._timer = (
-                loop.call_soon(self._flush) if self._in_flight == 0 else loop.call_later(self._window, self._flush)
-            )
-        return await future
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._waiting:
-            return
-        waiting, self._waiting = self._waiting, {}
-        self._in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._run(waiting))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._in_flight -= 1
-        if self._in_flight == 0:
-            self._flush()
-
-    async def _run(self, waiting: dict[str, list[asyncio.Future[Any]]]) -> None:
-        try:
-            found = await self._call(list(waiting))
-        except Exception as exc:
-            for futures in waiting.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-            return
-        for bsn, futures in waiting.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(found.get(bsn))
-
-
 class SourceWork:
     """The source work for the sources given (name → base URL), with a client of its own for each."""
 
@@ -132,14 +69,16 @@ class SourceWork:
             raise ValueError(f"unknown sources {sorted(unknown)}; known: {', '.join(SOURCES)}")
         self._urls = {name: url.rstrip("/") for name, url in urls.items()}
         self._clients = {name: source_client(SETTINGS[name]()) for name in urls}
-        self._fetchers: dict[str, Callable[[str], Awaitable[Any]]] = {"brp": self.brp, "zgw": self.zgw}
+        self._fetchers: dict[str, Callable[[str, float], Awaitable[Any]]] = {"brp": self.brp, "zgw": self.zgw}
         sources = profile_sources(profile)
         self._brp_fields: list[str] = list(sources["brp"]["fields"])
         self._with_status = "status" in (sources["zgw"].get("params", {}).get("include") or [])
         settings = ZgwSettings()
         self._token = ZgwToken(settings.client_id, settings.secret.get_secret_value())
         self._catalogue: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._brp_batches = BrpBatches(self._brp_call)
+        # The pipeline's own batcher, with its default window: under load the systems compared with the pipeline
+        # make one BRP call per twenty lookups as it does, not one per lookup.
+        self._brp_batches = RaadpleegBatcher(self._brp_call)
 
     async def __aenter__(self) -> SourceWork:
         return self
@@ -156,7 +95,7 @@ class SourceWork:
         started = time.time()
         try:
             async with asyncio.timeout(max(timeout_s, 0.0)):
-                data = await self._fetchers[source](bsn)
+                data = await self._fetchers[source](bsn, started + max(timeout_s, 0.0))
             status = "ok" if data is not None else "not_found"
         except TimeoutError:
             data, status = None, "timeout"
@@ -164,13 +103,15 @@ class SourceWork:
             data, status = {"error": type(exc).__name__}, "error"
         return {"status": status, "retrieved_at": started, "duration_ms": (time.time() - started) * 1000, "data": data}
 
-    async def brp(self, bsn: str) -> Any:
-        return await self._brp_batches.lookup(bsn)
-
-    async def _brp_call(self, bsns: list[str]) -> dict[str, Any]:
-        body = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": self._brp_fields}
+    async def brp(self, bsn: str, deadline: float) -> Any:
         headers = {"Accept": "application/json", "x-doelbinding": "demo"}
-        response = await self._clients["brp"].post(f"{self._urls['brp']}/personen", json=body, headers=headers)
+        return await self._brp_batches.lookup(self._clients["brp"], bsn, self._brp_fields, headers, deadline)
+
+    async def _brp_call(
+        self, client: httpx.AsyncClient, bsns: list[str], fields: list[str], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        body = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": fields}
+        response = await client.post(f"{self._urls['brp']}/personen", json=body, headers=headers)
         response.raise_for_status()
         personen = response.json().get("personen") or []
         return {str(p.get("burgerservicenummer")): p for p in personen if isinstance(p, dict)}
@@ -207,7 +148,7 @@ class SourceWork:
             out["status_omschrijving"] = await self._catalogued(status.get("statustype"))
         return out
 
-    async def zgw(self, bsn: str) -> Any:
+    async def zgw(self, bsn: str, _deadline: float) -> Any:
         headers = {**self._headers(), "Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}
         url: str | None = f"{self._urls['zgw']}{ZAKEN_PATH}/zaken/_zoek"
         zaken: list[dict[str, Any]] = []

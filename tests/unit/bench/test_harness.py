@@ -126,7 +126,7 @@ def test_paused_processes_are_stopped_for_the_run_and_go_on_after() -> None:
     import subprocess
     import time
 
-    from bench.scenarios import paused
+    from bench.measurement import paused
 
     def state(pid: int) -> str:
         raw = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
